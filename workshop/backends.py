@@ -1,0 +1,216 @@
+"""The two backends, local and aws: the one place where they differ.
+
+Notebooks call :func:`workshop.connect` once and then plain boto3 on the clients it hands out,
+so the same cells run against the local cloud and against a real account.
+"""
+
+from __future__ import annotations
+
+import secrets
+import urllib.error
+import urllib.request
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.client import BaseClient
+from botocore.config import Config
+
+from workshop.config import WORKSHOP_TAG, ConfigError, Settings
+from workshop.local.server import shared_server
+
+LOCAL_ACCOUNT_ID = "123456789012"  # moto's account
+
+
+class AwsOptInRequired(RuntimeError):
+    """The aws backend was chosen but the learner has not confirmed the account to use."""
+
+
+class Backend:
+    """A participant's view of one cloud: clients, resource names, tags and clean-up."""
+
+    kind: str
+
+    def __init__(self, settings: Settings, session: boto3.Session, endpoint_url: str | None):
+        self.settings = settings
+        self.session = session
+        self.endpoint_url = endpoint_url
+        self._clients: dict[str, BaseClient] = {}
+
+    # --- clients ------------------------------------------------------------------------
+
+    def client(self, service: str) -> BaseClient:
+        """A boto3 client for ``service`` on this backend (one per service, reused)."""
+        if service not in self._clients:
+            self._clients[service] = self.session.client(
+                service, endpoint_url=self.endpoint_url, config=self._client_config()
+            )
+        return self._clients[service]
+
+    def _client_config(self) -> Config:
+        return Config(retries={"mode": "standard", "max_attempts": 3})
+
+    @property
+    def region(self) -> str:
+        return self.session.region_name
+
+    @cached_property
+    def account_id(self) -> str:
+        return self.client("sts").get_caller_identity()["Account"]
+
+    # --- naming and tagging -------------------------------------------------------------
+
+    @property
+    def participant(self) -> str:
+        return self.settings.participant
+
+    @property
+    def prefix(self) -> str:
+        return self.settings.prefix
+
+    def name(self, base: str) -> str:
+        """The participant's name for a resource: ``name("photos")`` is ``ws-ana-photos``."""
+        if not base:
+            raise ValueError("A resource needs a name, for example name('photos').")
+        if base.startswith(self.prefix):
+            return base
+        return f"{self.prefix}{base}"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Tags for everything this participant creates; clean-up relies on them."""
+        return {"workshop": WORKSHOP_TAG, "workshop-participant": self.participant}
+
+    def tag_list(self) -> list[dict[str, str]]:
+        """The same tags in the ``[{"Key": ..., "Value": ...}]`` form some services want."""
+        return [{"Key": key, "Value": value} for key, value in self.tags.items()]
+
+    def owns(self, name: str, tags: dict[str, str]) -> bool:
+        """True for a resource of this participant: the prefix *and* the participant tag."""
+        return name.startswith(self.prefix) and tags.get("workshop-participant") == self.participant
+
+    # --- conveniences -------------------------------------------------------------------
+
+    def create_queue(self, base: str, *, fifo: bool = False, **attributes: Any) -> str:
+        """Create (or reuse) a prefixed, tagged queue and return its URL.
+
+        ``cloud.create_queue("photos", VisibilityTimeout=5)`` is the same as calling
+        ``create_queue`` with the participant's name and tags; attribute values may be numbers.
+        """
+        name = self.name(base)
+        attrs = {key: str(value).lower() if isinstance(value, bool) else str(value)
+                 for key, value in attributes.items()}
+        if fifo:
+            name = name if name.endswith(".fifo") else f"{name}.fifo"
+            attrs["FifoQueue"] = "true"
+        response = self.client("sqs").create_queue(QueueName=name, Attributes=attrs, tags=self.tags)
+        return response["QueueUrl"]
+
+    def cleanup(self, *, quiet: bool = False) -> list[str]:
+        """Delete everything this participant created on this backend; safe to run twice."""
+        from workshop.cleanup import cleanup
+
+        return cleanup(self, quiet=quiet)
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.describe()}>"
+
+
+class LocalBackend(Backend):
+    """moto plus the workshop's data plane on 127.0.0.1, with throw-away credentials."""
+
+    kind = "local"
+
+    def __init__(self, settings: Settings):
+        if settings.endpoint:
+            endpoint = settings.endpoint.rstrip("/")
+            _require_reachable(endpoint)
+        else:
+            endpoint = shared_server(settings.region or "us-east-1").endpoint_url
+        # Credentials that exist only in this process: the local cloud accepts any.
+        session = boto3.Session(
+            aws_access_key_id="workshop-local",
+            aws_secret_access_key=secrets.token_hex(16),
+            region_name=settings.region,
+        )
+        super().__init__(settings, session, endpoint)
+
+    def _client_config(self) -> Config:
+        # Loopback is fast and never flaky: fail quickly instead of retrying for seconds.
+        return Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5)
+
+    @property
+    def account_id(self) -> str:
+        return LOCAL_ACCOUNT_ID
+
+    def describe(self) -> str:
+        return (
+            f"backend local ({self.endpoint_url}), region {self.region}, "
+            f"participant {self.participant}"
+        )
+
+
+class AwsBackend(Backend):
+    """A real AWS account, through the standard credential chain.
+
+    Creating it shows the account and region and refuses to go on unless the learner has
+    confirmed that account in ``WORKSHOP_AWS_ACCOUNT``: no client, so nothing created.
+    """
+
+    kind = "aws"
+
+    def __init__(self, settings: Settings):
+        session = boto3.Session(region_name=settings.region)
+        account, arn = aws_identity(session)
+        if not session.region_name:
+            raise ConfigError(
+                "No AWS region is set. Set AWS_REGION (for example `export AWS_REGION=us-east-1`)"
+                " or WORKSHOP_REGION, then restart the kernel."
+            )
+        if settings.aws_confirm != account:
+            raise AwsOptInRequired(
+                f"The aws backend would create resources in account {account} "
+                f"({arn}), region {session.region_name}, and they may cost money.\n"
+                f"To confirm, set WORKSHOP_AWS_ACCOUNT={account} and restart the kernel. "
+                "Nothing has been created."
+            )
+        super().__init__(settings, session, None)
+        self.__dict__["account_id"] = account
+
+    def describe(self) -> str:
+        return (
+            f"backend aws (account {self.account_id}), region {self.region}, "
+            f"participant {self.participant}"
+        )
+
+
+def aws_identity(session: boto3.Session) -> tuple[str, str]:
+    """Account id and caller ARN of the credentials boto3 finds; a read-only call."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        identity = session.client("sts").get_caller_identity()
+    except (BotoCoreError, ClientError) as error:
+        raise ConfigError(
+            f"No usable AWS credentials ({error}). Configure them with `aws configure` or "
+            "`aws sso login`, or use the local backend (WORKSHOP_BACKEND=local)."
+        ) from error
+    return identity["Account"], identity["Arn"]
+
+
+def _require_reachable(endpoint: str) -> None:
+    try:
+        urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=3).close()
+    except (urllib.error.URLError, OSError) as error:
+        raise ConfigError(
+            f"WORKSHOP_ENDPOINT is {endpoint}, but nothing answers there ({error}). Start it "
+            "with `workshop serve` in a terminal, or unset WORKSHOP_ENDPOINT to use a private "
+            "local cloud."
+        ) from error
+
+
+def make_backend(settings: Settings) -> Backend:
+    return LocalBackend(settings) if settings.backend == "local" else AwsBackend(settings)

@@ -1,0 +1,52 @@
+"""Read-only views of moto's in-memory state: the one module that knows moto's internals.
+
+The local cloud serves moto from a thread of this process, so the checks in front of it can
+look at queues directly instead of making another request. Pinned to moto 5.2.x.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from moto.sqs.models import sqs_backends
+
+from workshop.local.sqs_limits import QueueView
+
+
+class MotoQueues:
+    """:class:`workshop.local.sqs_limits.QueueState` over moto's SQS backend for one region."""
+
+    def __init__(self, region: str):
+        self.region = region
+
+    def _find(self, queue_url: str):
+        parts = urlparse(queue_url).path.strip("/").split("/")
+        if len(parts) != 2:
+            return None
+        account, name = parts
+        if account not in sqs_backends:
+            return None
+        return sqs_backends[account][self.region].queues.get(name)
+
+    def queue(self, queue_url: str) -> QueueView | None:
+        queue = self._find(queue_url)
+        if queue is None:
+            return None
+        return QueueView(
+            fifo=bool(queue.fifo_queue),
+            content_based_deduplication=str(
+                queue.attributes.get("ContentBasedDeduplication", "false")
+            ).lower()
+            == "true",
+            max_message_size=int(queue.maximum_message_size),
+        )
+
+    def first_receive(self, queue_url: str, receipt_handle: str) -> float | None:
+        queue = self._find(queue_url)
+        if queue is None:
+            return None
+        for message in list(queue._messages):
+            if message.receipt_handle == receipt_handle:
+                first = message.approximate_first_receive_timestamp
+                return first / 1000 if first else None
+        return None

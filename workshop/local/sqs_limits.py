@@ -1,0 +1,361 @@
+"""The SQS limits AWS enforces and moto does not, checked before a request reaches moto.
+
+Each check raises :class:`SqsError` with the code and message AWS returns, so a learner on the
+local backend meets the same error as on AWS. Batch calls follow AWS: problems with the batch
+itself (empty, too many entries, bad or repeated ids, too long) fail the whole call; a problem
+with one entry fails only that entry, reported in the response's ``Failed`` list.
+
+The numbers are AWS's, from ``shared/aws-facts.md`` (SQS quotas and API reference).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from workshop.local.aws_errors import SqsError, invalid_parameter, invalid_value
+
+MAX_VISIBILITY_TIMEOUT = 43_200  # 12 hours
+MAX_DELAY = 900
+MAX_WAIT_TIME = 20
+MAX_MESSAGES_PER_RECEIVE = 10
+MAX_BATCH_ENTRIES = 10
+MAX_MESSAGE_ATTRIBUTES = 10
+MAX_MESSAGE_SIZE = 1_048_576  # 1 MiB since 2025 (it was 256 KiB)
+MIN_MESSAGE_SIZE_SETTING = 1_024
+MIN_RETENTION, MAX_RETENTION = 60, 1_209_600  # 1 minute to 14 days
+MAX_RECEIVE_COUNT = 1_000  # redrive policy's maxReceiveCount
+MAX_QUEUE_NAME = 80
+MAX_GROUP_ID = 128
+
+# Queue attributes that are whole numbers of a bounded range.
+QUEUE_ATTRIBUTE_RANGES: dict[str, tuple[int, int]] = {
+    "DelaySeconds": (0, MAX_DELAY),
+    "MaximumMessageSize": (MIN_MESSAGE_SIZE_SETTING, MAX_MESSAGE_SIZE),
+    "MessageRetentionPeriod": (MIN_RETENTION, MAX_RETENTION),
+    "ReceiveMessageWaitTimeSeconds": (0, MAX_WAIT_TIME),
+    "VisibilityTimeout": (0, MAX_VISIBILITY_TIMEOUT),
+}
+
+_BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
+_FIFO_QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,75}\.fifo")
+# Message group and deduplication ids: letters, digits and ASCII punctuation.
+_FIFO_TOKEN = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}")
+
+_BATCH_ENTRY_KIND = {
+    "SendMessageBatch": "SendMessageBatchRequestEntry",
+    "DeleteMessageBatch": "DeleteMessageBatchRequestEntry",
+    "ChangeMessageVisibilityBatch": "ChangeMessageVisibilityBatchRequestEntry",
+}
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """What the checks need to know about a queue."""
+
+    fifo: bool
+    content_based_deduplication: bool
+    max_message_size: int
+
+
+class QueueState(Protocol):
+    """Read access to the queues the request talks about (the moto backend, locally)."""
+
+    def queue(self, queue_url: str) -> QueueView | None: ...
+
+    def first_receive(self, queue_url: str, receipt_handle: str) -> float | None:
+        """Epoch seconds of the message's first receive, if the handle is known."""
+        ...
+
+
+@dataclass
+class Checked:
+    """A request that passed: what to forward, and batch entries that failed on their own."""
+
+    params: dict[str, Any]
+    failed: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def nothing_left(self) -> bool:
+        """True for a batch whose every entry failed: there is nothing to forward."""
+        return "Entries" in self.params and not self.params["Entries"]
+
+
+def check_request(action: str, params: dict[str, Any], state: QueueState) -> Checked:
+    """Check one SQS request; raise :class:`SqsError` if AWS would refuse it as a whole."""
+    checker = _CHECKS.get(action)
+    if checker is None:
+        return Checked(params)
+    return checker(params, state)
+
+
+# --- queues ---------------------------------------------------------------------------------
+
+
+def _check_create_queue(params: dict[str, Any], state: QueueState) -> Checked:
+    name = params.get("QueueName", "")
+    attributes = params.get("Attributes") or {}
+    if str(attributes.get("FifoQueue", "false")).lower() == "true":
+        if not _FIFO_QUEUE_NAME.fullmatch(name):
+            raise invalid_parameter(
+                "The name of a FIFO queue can only include alphanumeric characters, hyphens, or "
+                "underscores, must end with .fifo suffix and be 1 to 80 in length."
+            )
+    elif not _QUEUE_NAME.fullmatch(name):
+        raise invalid_parameter(
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
+        )
+    _check_queue_attributes(attributes)
+    return Checked(params)
+
+
+def _check_set_queue_attributes(params: dict[str, Any], state: QueueState) -> Checked:
+    _check_queue_attributes(params.get("Attributes") or {})
+    return Checked(params)
+
+
+def _check_queue_attributes(attributes: dict[str, str]) -> None:
+    for name, (low, high) in QUEUE_ATTRIBUTE_RANGES.items():
+        if name in attributes and not _int_in_range(attributes[name], low, high):
+            raise SqsError("InvalidAttributeValue", f"Invalid value for the parameter {name}.")
+    if "RedrivePolicy" in attributes:
+        _check_redrive_policy(attributes["RedrivePolicy"])
+
+
+def _check_redrive_policy(raw: str) -> None:
+    try:
+        policy = json.loads(raw) if raw else {}
+    except ValueError:
+        raise SqsError(
+            "InvalidAttributeValue", "Invalid value for the parameter RedrivePolicy."
+        ) from None
+    if not policy:  # an empty policy removes the redrive
+        return
+    count = policy.get("maxReceiveCount")
+    if not _int_in_range(count, 1, MAX_RECEIVE_COUNT):
+        raise SqsError(
+            "InvalidAttributeValue",
+            f"Value {raw} for parameter RedrivePolicy is invalid. Reason: Invalid value for "
+            f"maxReceiveCount: {count}, valid values are from 1 to {MAX_RECEIVE_COUNT} both "
+            "inclusive.",
+        )
+
+
+# --- sending --------------------------------------------------------------------------------
+
+
+def _check_send_message(params: dict[str, Any], state: QueueState) -> Checked:
+    queue = state.queue(params.get("QueueUrl", ""))
+    _check_message(params, queue)
+    return Checked(params)
+
+
+def _check_send_message_batch(params: dict[str, Any], state: QueueState) -> Checked:
+    entries = _check_batch_shape("SendMessageBatch", params)
+    queue = state.queue(params.get("QueueUrl", ""))
+    total = sum(_message_size(entry) for entry in entries)
+    if total > MAX_MESSAGE_SIZE:
+        raise SqsError(
+            "BatchRequestTooLong",
+            f"Batch requests cannot be longer than {MAX_MESSAGE_SIZE} bytes. "
+            f"You have sent {total} bytes.",
+        )
+    return _per_entry(params, entries, lambda entry: _check_message(entry, queue))
+
+
+def _check_message(message: dict[str, Any], queue: QueueView | None) -> None:
+    """The checks SendMessage and each SendMessageBatch entry share."""
+    delay = message.get("DelaySeconds")
+    if delay is not None and not _int_in_range(delay, 0, MAX_DELAY):
+        raise invalid_value(
+            delay, "DelaySeconds", f"DelaySeconds must be >= 0 and <= {MAX_DELAY}."
+        )
+    attributes = message.get("MessageAttributes") or {}
+    if len(attributes) > MAX_MESSAGE_ATTRIBUTES:
+        raise invalid_parameter(
+            f"Number of message attributes [{len(attributes)}] exceeds the allowed maximum "
+            f"[{MAX_MESSAGE_ATTRIBUTES}]."
+        )
+    limit = queue.max_message_size if queue else MAX_MESSAGE_SIZE
+    if _message_size(message) > limit:
+        raise invalid_parameter(
+            f"One or more parameters are invalid. Reason: Message must be shorter than "
+            f"{limit} bytes."
+        )
+    if queue is None:  # an unknown queue: moto answers with AWS's NonExistentQueue
+        return
+    if queue.fifo:
+        _check_fifo_message(message, queue)
+
+
+def _check_fifo_message(message: dict[str, Any], queue: QueueView) -> None:
+    group = message.get("MessageGroupId")
+    if not group:
+        raise SqsError("MissingParameter", "The request must contain the parameter MessageGroupId.")
+    for parameter in ("MessageGroupId", "MessageDeduplicationId"):
+        value = message.get(parameter)
+        if value is not None and not _FIFO_TOKEN.fullmatch(value):
+            raise invalid_value(
+                value,
+                parameter,
+                f"{parameter} can only include alphanumeric and punctuation characters. "
+                f"1 to {MAX_GROUP_ID} in length.",
+            )
+    if int(message.get("DelaySeconds") or 0) > 0:
+        raise invalid_value(
+            message["DelaySeconds"],
+            "DelaySeconds",
+            "The request include parameter that is not valid for this queue type",
+        )
+    if not queue.content_based_deduplication and not message.get("MessageDeduplicationId"):
+        raise invalid_parameter(
+            "The queue should either have ContentBasedDeduplication enabled or "
+            "MessageDeduplicationId provided explicitly"
+        )
+
+
+def _message_size(message: dict[str, Any]) -> int:
+    """Bytes SQS counts against the size limit: the body plus every attribute's parts."""
+    size = len(str(message.get("MessageBody", "")).encode())
+    for name, value in (message.get("MessageAttributes") or {}).items():
+        size += len(name.encode()) + len(str(value.get("DataType", "")).encode())
+        if "StringValue" in value:
+            size += len(str(value["StringValue"]).encode())
+        if "BinaryValue" in value:
+            # The JSON protocol carries binary values base64-encoded; count the raw bytes.
+            size += len(value["BinaryValue"]) * 3 // 4
+    return size
+
+
+# --- receiving and visibility ---------------------------------------------------------------
+
+
+def _check_receive_message(params: dict[str, Any], state: QueueState) -> Checked:
+    count = params.get("MaxNumberOfMessages")
+    if count is not None and not _int_in_range(count, 1, MAX_MESSAGES_PER_RECEIVE):
+        raise invalid_value(
+            count,
+            "MaxNumberOfMessages",
+            f"Must be between 1 and {MAX_MESSAGES_PER_RECEIVE}, if provided.",
+        )
+    wait = params.get("WaitTimeSeconds")
+    if wait is not None and not _int_in_range(wait, 0, MAX_WAIT_TIME):
+        raise invalid_value(
+            wait, "WaitTimeSeconds", f"Must be >= 0 and <= {MAX_WAIT_TIME}, if provided."
+        )
+    timeout = params.get("VisibilityTimeout")
+    if timeout is not None and not _int_in_range(timeout, 0, MAX_VISIBILITY_TIMEOUT):
+        raise invalid_value(
+            timeout,
+            "VisibilityTimeout",
+            f"Must be >= 0 and <= {MAX_VISIBILITY_TIMEOUT}, if provided.",
+        )
+    return Checked(params)
+
+
+def _check_change_visibility(params: dict[str, Any], state: QueueState) -> Checked:
+    _check_visibility_change(params.get("QueueUrl", ""), params, state)
+    return Checked(params)
+
+
+def _check_change_visibility_batch(params: dict[str, Any], state: QueueState) -> Checked:
+    entries = _check_batch_shape("ChangeMessageVisibilityBatch", params)
+    url = params.get("QueueUrl", "")
+    return _per_entry(params, entries, lambda entry: _check_visibility_change(url, entry, state))
+
+
+def _check_visibility_change(url: str, change: dict[str, Any], state: QueueState) -> None:
+    """A message may stay invisible for at most 12 hours, counted from its first receive."""
+    timeout = change.get("VisibilityTimeout")
+    if not _int_in_range(timeout, 0, MAX_VISIBILITY_TIMEOUT):
+        raise _beyond_visibility_limit(timeout)
+    first = state.first_receive(url, change.get("ReceiptHandle", ""))
+    if first is not None and time.time() - first + int(timeout) > MAX_VISIBILITY_TIMEOUT:
+        raise _beyond_visibility_limit(timeout)
+
+
+def _beyond_visibility_limit(timeout: object) -> SqsError:
+    return invalid_value(
+        timeout,
+        "VisibilityTimeout",
+        f"Total VisibilityTimeout for the message is beyond the limit "
+        f"[{MAX_VISIBILITY_TIMEOUT} seconds].",
+    )
+
+
+def _check_delete_message_batch(params: dict[str, Any], state: QueueState) -> Checked:
+    _check_batch_shape("DeleteMessageBatch", params)
+    return Checked(params)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _check_batch_shape(action: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    entries = params.get("Entries") or []
+    if not entries:
+        raise SqsError(
+            "EmptyBatchRequest",
+            f"There should be at least one {_BATCH_ENTRY_KIND[action]} in the request.",
+        )
+    if len(entries) > MAX_BATCH_ENTRIES:
+        raise SqsError(
+            "TooManyEntriesInBatchRequest",
+            f"Maximum number of entries per request are {MAX_BATCH_ENTRIES}. "
+            f"You have sent {len(entries)}.",
+        )
+    seen: set[str] = set()
+    for entry in entries:
+        entry_id = str(entry.get("Id", ""))
+        if not _BATCH_ID.fullmatch(entry_id):
+            raise SqsError(
+                "InvalidBatchEntryId",
+                "A batch entry id can only contain alphanumeric characters, hyphens and "
+                "underscores. It can be at most 80 letters long.",
+            )
+        if entry_id in seen:
+            raise SqsError("BatchEntryIdsNotDistinct", f"Id {entry_id} repeated.")
+        seen.add(entry_id)
+    return entries
+
+
+def _per_entry(
+    params: dict[str, Any],
+    entries: list[dict[str, Any]],
+    check: Callable[[dict[str, Any]], None],
+) -> Checked:
+    """Run ``check`` on every entry; forward the entries that pass, report the rest."""
+    passed, failed = [], []
+    for entry in entries:
+        try:
+            check(entry)
+        except SqsError as error:
+            failed.append(error.batch_entry(entry["Id"]))
+        else:
+            passed.append(entry)
+    return Checked({**params, "Entries": passed}, failed)
+
+
+def _int_in_range(value: object, low: int, high: int) -> bool:
+    try:
+        number = int(str(value))
+    except ValueError:
+        return False
+    return low <= number <= high
+
+
+_CHECKS: dict[str, Callable[[dict[str, Any], QueueState], Checked]] = {
+    "CreateQueue": _check_create_queue,
+    "SetQueueAttributes": _check_set_queue_attributes,
+    "SendMessage": _check_send_message,
+    "SendMessageBatch": _check_send_message_batch,
+    "ReceiveMessage": _check_receive_message,
+    "ChangeMessageVisibility": _check_change_visibility,
+    "ChangeMessageVisibilityBatch": _check_change_visibility_batch,
+    "DeleteMessageBatch": _check_delete_message_batch,
+}
