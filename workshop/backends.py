@@ -7,8 +7,6 @@ so the same cells run against the local cloud and against a real account.
 from __future__ import annotations
 
 import secrets
-import urllib.error
-import urllib.request
 from functools import cached_property
 from typing import Any
 
@@ -17,7 +15,7 @@ from botocore.client import BaseClient
 from botocore.config import Config
 
 from workshop.config import WORKSHOP_TAG, ConfigError, Settings
-from workshop.local.server import shared_server
+from workshop.local.server import answers, shared_server
 
 LOCAL_ACCOUNT_ID = "123456789012"  # moto's account
 
@@ -98,8 +96,10 @@ class Backend:
         ``create_queue`` with the participant's name and tags; attribute values may be numbers.
         """
         name = self.name(base)
-        attrs = {key: str(value).lower() if isinstance(value, bool) else str(value)
-                 for key, value in attributes.items()}
+        attrs = {
+            key: str(value).lower() if isinstance(value, bool) else str(value)
+            for key, value in attributes.items()
+        }
         if fifo:
             name = name if name.endswith(".fifo") else f"{name}.fifo"
             attrs["FifoQueue"] = "true"
@@ -164,12 +164,12 @@ class AwsBackend(Backend):
 
     def __init__(self, settings: Settings):
         session = boto3.Session(region_name=settings.region)
-        account, arn = aws_identity(session)
         if not session.region_name:
             raise ConfigError(
                 "No AWS region is set. Set AWS_REGION (for example `export AWS_REGION=us-east-1`)"
                 " or WORKSHOP_REGION, then restart the kernel."
             )
+        account, arn = aws_identity(session)
         if settings.aws_confirm != account:
             raise AwsOptInRequired(
                 f"The aws backend would create resources in account {account} "
@@ -191,8 +191,15 @@ def aws_identity(session: boto3.Session) -> tuple[str, str]:
     """Account id and caller ARN of the credentials boto3 finds; a read-only call."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    # Bounded: without a network the default settings would retry for minutes.
+    sts = session.client(
+        "sts",
+        config=Config(
+            connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 2}
+        ),
+    )
     try:
-        identity = session.client("sts").get_caller_identity()
+        identity = sts.get_caller_identity()
     except (BotoCoreError, ClientError) as error:
         raise ConfigError(
             f"No usable AWS credentials ({error}). Configure them with `aws configure` or "
@@ -202,14 +209,12 @@ def aws_identity(session: boto3.Session) -> tuple[str, str]:
 
 
 def _require_reachable(endpoint: str) -> None:
-    try:
-        urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=3).close()
-    except (urllib.error.URLError, OSError) as error:
+    if not answers(endpoint, timeout=3):
         raise ConfigError(
-            f"WORKSHOP_ENDPOINT is {endpoint}, but nothing answers there ({error}). Start it "
+            f"WORKSHOP_ENDPOINT is {endpoint}, but no local cloud answers there. Start one "
             "with `workshop serve` in a terminal, or unset WORKSHOP_ENDPOINT to use a private "
             "local cloud."
-        ) from error
+        )
 
 
 def make_backend(settings: Settings) -> Backend:

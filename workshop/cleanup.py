@@ -44,7 +44,8 @@ def cleanup(cloud: Backend, *, quiet: bool = False) -> list[str]:
                 print(f"removed {label}")
     if not quiet:
         who = f"participant {cloud.participant} on the {cloud.kind} backend"
-        print(f"Removed {len(removed)} resources of {who}." if removed else f"Nothing to remove for {who}.")
+        count = f"{len(removed)} resource{'s' if len(removed) != 1 else ''}"
+        print(f"Removed {count} of {who}." if removed else f"Nothing to remove for {who}.")
     return removed
 
 

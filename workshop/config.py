@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 BACKENDS = ("local", "aws")
 DEFAULT_REGION = "us-east-1"
+DEFAULT_SERVE_PORT = 4750
+"""Port of `workshop serve` unless --port says otherwise."""
 WORKSHOP_TAG = "sqs-lambda-workshop"
 """Value of the ``workshop`` tag on everything the workshop creates."""
 
@@ -66,15 +68,11 @@ def read_settings(backend: str | None = None, participant: str | None = None) ->
             f"Participant name {raw!r} has no letters or digits; set WORKSHOP_PARTICIPANT "
             "to something like 'ana' or 'team-3'."
         )
-    # The aws backend leaves an unset region to boto3's own chain (environment, ~/.aws/config).
-    region = os.environ.get("WORKSHOP_REGION")
+    # AWS_REGION is what Lambda sets and most SDKs read; boto3 itself reads only
+    # AWS_DEFAULT_REGION and ~/.aws/config, which it does on its own when this is None.
+    region = os.environ.get("WORKSHOP_REGION") or os.environ.get("AWS_REGION")
     if backend == "local":
-        region = (
-            region
-            or os.environ.get("AWS_REGION")
-            or os.environ.get("AWS_DEFAULT_REGION")
-            or DEFAULT_REGION
-        )
+        region = region or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
     return Settings(
         backend=backend,
         participant=name,

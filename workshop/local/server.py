@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import urllib.request
 from typing import Self
 
 from moto.moto_server.werkzeug_app import (
@@ -33,7 +34,7 @@ class _QuietHandler(MotoRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
 
-    def log(self, type: str, message: str, *args: object) -> None:  # noqa: A002 (werkzeug's name)
+    def log(self, type: str, message: str, *args: object) -> None:
         log.debug(message, *args)
 
 
@@ -110,3 +111,12 @@ def shared_server(region: str = DEFAULT_REGION) -> LocalServer:
             _shared = LocalServer(region=region).start()
             atexit.register(_shared.stop)
         return _shared
+
+
+def answers(endpoint: str, timeout: float = 2.0) -> bool:
+    """True if a local cloud (or any moto server) answers at ``endpoint``."""
+    try:
+        urllib.request.urlopen(f"{endpoint.rstrip('/')}/moto-api/", timeout=timeout).close()
+    except OSError:
+        return False
+    return True

@@ -10,6 +10,7 @@ The numbers are AWS's, from ``shared/aws-facts.md`` (SQS quotas and API referenc
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -41,6 +42,7 @@ QUEUE_ATTRIBUTE_RANGES: dict[str, tuple[int, int]] = {
     "VisibilityTimeout": (0, MAX_VISIBILITY_TIMEOUT),
 }
 
+_INTEGER = re.compile(r"-?[0-9]+")
 _BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 _FIFO_QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,75}\.fifo")
@@ -128,21 +130,32 @@ def _check_queue_attributes(attributes: dict[str, str]) -> None:
 
 
 def _check_redrive_policy(raw: str) -> None:
+    """AWS reports a bad policy as InvalidParameterValue quoting the policy as sent.
+
+    Only an empty string removes the redrive; AWS refuses ``{}`` for its missing
+    maxReceiveCount.
+    """
+    if raw == "":
+        return
     try:
-        policy = json.loads(raw) if raw else {}
+        policy = json.loads(raw)
     except ValueError:
         raise SqsError(
             "InvalidAttributeValue", "Invalid value for the parameter RedrivePolicy."
         ) from None
-    if not policy:  # an empty policy removes the redrive
-        return
-    count = policy.get("maxReceiveCount")
+    if not isinstance(policy, dict) or "maxReceiveCount" not in policy:
+        raise invalid_value(
+            raw,
+            "RedrivePolicy",
+            "Redrive policy does not contain mandatory attribute: maxReceiveCount.",
+        )
+    count = policy["maxReceiveCount"]
     if not _int_in_range(count, 1, MAX_RECEIVE_COUNT):
-        raise SqsError(
-            "InvalidAttributeValue",
-            f"Value {raw} for parameter RedrivePolicy is invalid. Reason: Invalid value for "
-            f"maxReceiveCount: {count}, valid values are from 1 to {MAX_RECEIVE_COUNT} both "
-            "inclusive.",
+        raise invalid_value(
+            raw,
+            "RedrivePolicy",
+            f"Invalid value for maxReceiveCount: {count}, valid values are from 1 to "
+            f"{MAX_RECEIVE_COUNT} both inclusive.",
         )
 
 
@@ -210,7 +223,7 @@ def _check_fifo_message(message: dict[str, Any], queue: QueueView) -> None:
         raise invalid_value(
             message["DelaySeconds"],
             "DelaySeconds",
-            "The request include parameter that is not valid for this queue type",
+            "The request include parameter that is not valid for this queue type.",
         )
     if not queue.content_based_deduplication and not message.get("MessageDeduplicationId"):
         raise invalid_parameter(
@@ -227,9 +240,19 @@ def _message_size(message: dict[str, Any]) -> int:
         if "StringValue" in value:
             size += len(str(value["StringValue"]).encode())
         if "BinaryValue" in value:
-            # The JSON protocol carries binary values base64-encoded; count the raw bytes.
-            size += len(value["BinaryValue"]) * 3 // 4
+            size += _binary_size(value["BinaryValue"])
     return size
+
+
+def _binary_size(encoded: str) -> int:
+    """The JSON protocol carries binary values base64-encoded; SQS counts the raw bytes.
+
+    Padding matters: one byte travels as ``AA==`` (4 characters, 1 byte, not 3).
+    """
+    try:
+        return len(base64.b64decode(encoded, validate=True))
+    except (ValueError, TypeError):
+        return len(str(encoded))
 
 
 # --- receiving and visibility ---------------------------------------------------------------
@@ -275,7 +298,9 @@ def _check_visibility_change(url: str, change: dict[str, Any], state: QueueState
     if not _int_in_range(timeout, 0, MAX_VISIBILITY_TIMEOUT):
         raise _beyond_visibility_limit(timeout)
     first = state.first_receive(url, change.get("ReceiptHandle", ""))
-    if first is not None and time.time() - first + int(timeout) > MAX_VISIBILITY_TIMEOUT:
+    # Whole seconds elapsed, as AWS counts them: 43200 right after the receive is allowed,
+    # although some milliseconds have passed.
+    if first is not None and int(time.time() - first) + int(timeout) > MAX_VISIBILITY_TIMEOUT:
         raise _beyond_visibility_limit(timeout)
 
 
@@ -342,11 +367,13 @@ def _per_entry(
 
 
 def _int_in_range(value: object, low: int, high: int) -> bool:
-    try:
-        number = int(str(value))
-    except ValueError:
+    """True for a whole number (or its plain decimal text) within ``low..high``.
+
+    Stricter than ``int()``, which would take " 6", "+6" and "1_0"; AWS refuses them.
+    """
+    if isinstance(value, bool) or not _INTEGER.fullmatch(str(value)):
         return False
-    return low <= number <= high
+    return low <= int(str(value)) <= high
 
 
 _CHECKS: dict[str, Callable[[dict[str, Any], QueueState], Checked]] = {

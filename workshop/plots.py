@@ -1,0 +1,123 @@
+"""One plot style for every notebook: titled, labelled axes with units, legends, same colours.
+
+Plot helpers take DataFrames of measurements and return the matplotlib Figure, so a learner
+can restyle or save it; notebooks end plot cells with ``plt.show()``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+# Colour-blind-safe palette (Okabe and Ito), in a fixed order so a series keeps its colour.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+
+STYLE = {
+    "figure.figsize": (8.0, 3.6),
+    "figure.dpi": 100,
+    "axes.prop_cycle": mpl.cycler(color=PALETTE),
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 12,
+    "axes.titleweight": "bold",
+    "legend.frameon": False,
+}
+
+
+def figure(nrows: int = 1, ncols: int = 1, *, width: float = 8.0, height: float = 3.6,
+           **kwargs) -> tuple[Figure, Axes | list[Axes]]:
+    """A new figure in the workshop's style (``plt.subplots`` with our defaults)."""
+    with mpl.rc_context(STYLE):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained",
+                                 **kwargs)
+    return fig, axes
+
+
+def label(ax: Axes, *, title: str, x: str, y: str, legend: bool = False) -> Axes:
+    """Title and axis labels (with units, e.g. ``"time (s)"``) on one call."""
+    ax.set_title(title)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    if legend:
+        ax.legend()
+    return ax
+
+
+# --- 01 SQS fundamentals ------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def polling_cost_and_latency(summary: pd.DataFrame, messages: pd.DataFrame) -> Figure:
+    """What each polling strategy cost (receive calls per message) next to what it bought
+    (send-to-receive latency), from :func:`workshop.experiments.polling.compare_polling`.
+
+    Both axes are logarithmic: a tight short-poll loop makes hundreds of times more calls than
+    a long poll, and a paused loop waits hundreds of times longer, and a linear axis would hide
+    the smaller of each pair.
+    """
+    from matplotlib.lines import Line2D
+
+    strategies = list(summary["strategy"])
+    colours = [PALETTE[i % len(PALETTE)] for i in range(len(strategies))]
+    positions = list(range(len(strategies)))[::-1]  # first strategy on top
+    with mpl.rc_context(STYLE):
+        fig, (cost, latency) = figure(1, 2, width=10.0, height=3.4, sharey=True)
+        bars = cost.barh(positions, summary["calls_per_message"], color=colours)
+        cost.bar_label(bars, fmt="%.1f", padding=3)
+        cost.set_xscale("log")
+        cost.set_yticks(positions, strategies)
+        label(cost, title="Cost: receive calls per message",
+              x="ReceiveMessage calls per message delivered (log scale)", y="")
+        groups = [messages.loc[messages["strategy"] == s, "latency_ms"].dropna()
+                  for s in strategies]
+        drawn = [(p, g) for p, g in zip(positions, groups, strict=True) if len(g)]
+        if drawn:
+            latency.boxplot([g for _, g in drawn], positions=[p for p, _ in drawn],
+                            orientation="horizontal", widths=0.5, showfliers=False,
+                            manage_ticks=False)
+        for p, g, colour in zip(positions, groups, colours, strict=True):
+            # Spread the dots vertically (deterministically) so equal latencies stay visible.
+            jitter = [p + 0.36 * ((i * 0.618) % 1 - 0.5) for i in range(len(g))]
+            latency.scatter(g, jitter, s=12, alpha=0.6, color=colour)
+        latency.set_xscale("log")
+        label(latency, title="Latency: send to receive", x="latency (ms, log scale)", y="")
+        key = Line2D([], [], marker="o", linestyle="", color="0.45", alpha=0.6)
+        latency.legend([key], ["one message (box: quartiles)"], loc="upper center",
+                       bbox_to_anchor=(0.5, -0.2))
+    return fig
+
+
+def queue_depth(samples: pd.DataFrame, spans: pd.DataFrame) -> Figure:
+    """Queue depth over time, one panel per run, from
+    :func:`workshop.experiments.backlog.compare_consumers`.
+
+    Visible messages are the backlog waiting for a consumer; in-flight messages have been
+    received and not yet deleted. The shaded span is when the producers were sending, so the
+    backlog's growth and its drain can be read against it.
+    """
+    runs = list(spans["run"])
+    with mpl.rc_context(STYLE):
+        fig, axes = figure(1, len(runs), width=5.0 * len(runs), height=3.4, sharex=True,
+                           sharey=True, squeeze=False)
+        for ax, run in zip(axes[0], runs, strict=True):
+            span = spans[spans["run"] == run].iloc[0]
+            if span["start"] == span["start"] and span["end"] == span["end"]:  # not NaN
+                ax.axvspan(span["start"], span["end"], color="0.85",
+                           label="producers sending")
+            mine = samples[samples["run"] == run]
+            ax.plot(mine["t"], mine["visible"], color=PALETTE[0], marker=".",
+                    label="visible (waiting)")
+            ax.plot(mine["t"], mine["in_flight"], color=PALETTE[1], linestyle="--",
+                    marker=".", label="in flight (being processed)")
+            label(ax, title=run, x="time since start (s)", y="messages in the queue")
+        axes[0][0].legend(loc="upper right")
+        fig.suptitle("Queue depth while producers outpace the consumers", fontweight="bold")
+    return fig
