@@ -29,7 +29,7 @@ def venv_python() -> Path:
 
 def ensure_environment() -> Path:
     """The virtual environment's Python, with the workshop and its test tools installed."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (this file may be run by an older Python)
         sys.exit(f"The workshop needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
     python = venv_python()
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()

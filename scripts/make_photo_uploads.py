@@ -35,7 +35,9 @@ def main() -> None:
                 "size_kb": int(pixels * rng.uniform(0.3, 0.6) / 1024),
                 "sizes": rng.choice(SIZES),
                 "filter": rng.choice(FILTERS),
-                "uploaded_at": (start + timedelta(seconds=round(i * rng.uniform(5, 40)))).isoformat(),
+                "uploaded_at": (
+                    start + timedelta(seconds=round(i * rng.uniform(5, 40)))
+                ).isoformat(),
             }
         )
     path = Path(__file__).resolve().parent.parent / "data" / "photo_uploads.csv"

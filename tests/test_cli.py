@@ -11,6 +11,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,7 +57,7 @@ def local_client(endpoint: str, service: str = "sqs"):
 
 
 def test_serve_prints_the_endpoint_first_and_serves_any_sdk(serve):
-    process, first = serve
+    _, first = serve
     assert first.startswith("endpoint: http://127.0.0.1:")
     endpoint = first.removeprefix("endpoint: ")
     sqs = local_client(endpoint)
@@ -73,7 +74,7 @@ def test_ctrl_c_stops_serve_and_everything_it_started(serve):
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=10) == 0
     assert "stopped" in process.stdout.read()
-    with pytest.raises(Exception):  # the port is closed
+    with pytest.raises(EndpointConnectionError):  # the port is closed
         local_client(endpoint).list_queues()
 
 
