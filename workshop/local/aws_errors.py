@@ -75,4 +75,6 @@ def invalid_parameter(message: str) -> SqsError:
 
 def invalid_value(value: object, parameter: str, reason: str) -> SqsError:
     """The ``Value X for parameter Y is invalid. Reason: ...`` family of SQS errors."""
-    return invalid_parameter(f"Value {value} for parameter {parameter} is invalid. Reason: {reason}")
+    return invalid_parameter(
+        f"Value {value} for parameter {parameter} is invalid. Reason: {reason}"
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -50,8 +51,11 @@ class Gateway:
         if not isinstance(params, dict):  # let moto answer malformed input its own way
             _replace_body(environ, body)
             return self.moto_app(environ, start_response)
+        queues = MotoQueues(self._region(environ))
         try:
-            checked = check_request(action, params, MotoQueues(self._region(environ)))
+            checked = check_request(action, params, queues)
+            if action in _ANSWERED_HERE:
+                return _json(start_response, _ANSWERED_HERE[action](checked, queues))
         except SqsError as error:
             return error.wsgi(start_response)
         if not checked.failed:
@@ -77,6 +81,51 @@ class Gateway:
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         start_response(status, [*headers, ("Content-Length", str(len(payload)))])
         return [payload]
+
+
+def _change_visibility(checked: Checked, queues: MotoQueues) -> dict[str, Any]:
+    params = checked.params
+    queues.change_visibility(
+        params["QueueUrl"], params["ReceiptHandle"], int(params["VisibilityTimeout"])
+    )
+    return {}
+
+
+def _change_visibility_batch(checked: Checked, queues: MotoQueues) -> dict[str, Any]:
+    successful, failed = [], list(checked.failed)
+    for entry in checked.params["Entries"]:
+        try:
+            queues.change_visibility(
+                checked.params["QueueUrl"], entry["ReceiptHandle"], int(entry["VisibilityTimeout"])
+            )
+        except SqsError as error:
+            if error.name == "QueueDoesNotExist":
+                raise
+            failed.append(error.batch_entry(entry["Id"]))
+        else:
+            successful.append({"Id": entry["Id"]})
+    return {"Successful": successful, "Failed": failed}
+
+
+# SQS actions the gateway answers itself instead of moto, and why:
+_ANSWERED_HERE = {
+    # moto counts the 12-hour visibility limit from the send, AWS from the receive
+    "ChangeMessageVisibility": _change_visibility,
+    "ChangeMessageVisibilityBatch": _change_visibility_batch,
+}
+
+
+def _json(start_response: StartResponse, result: dict[str, Any]) -> Iterable[bytes]:
+    payload = json.dumps(result).encode()
+    start_response(
+        "200 OK",
+        [
+            ("Content-Type", "application/x-amz-json-1.0"),
+            ("Content-Length", str(len(payload))),
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+        ],
+    )
+    return [payload]
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:

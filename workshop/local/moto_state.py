@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 
 from moto.sqs.models import sqs_backends
 
+from workshop.local.aws_errors import SqsError
 from workshop.local.sqs_limits import QueueView
 
 
@@ -50,3 +51,23 @@ class MotoQueues:
                 first = message.approximate_first_receive_timestamp
                 return first / 1000 if first else None
         return None
+
+    def change_visibility(self, queue_url: str, receipt_handle: str, timeout: int) -> None:
+        """ChangeMessageVisibility, after the gateway's checks.
+
+        moto's own version refuses any timeout that ends more than 12 hours after the *send*;
+        AWS counts from the receive, which the gateway has already checked.
+        """
+        queue = self._find(queue_url)
+        if queue is None:
+            raise SqsError("QueueDoesNotExist", "The specified queue does not exist.")
+        for message in list(queue._messages):
+            if message.had_receipt_handle(receipt_handle):
+                message.change_visibility(timeout)
+                if message.visible and message in queue.pending_messages:
+                    queue.pending_messages.remove(message)  # as moto does: deliverable again
+                return
+        raise SqsError(
+            "ReceiptHandleIsInvalid",
+            f'The input receipt handle "{receipt_handle}" is not a valid receipt handle.',
+        )
