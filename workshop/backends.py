@@ -7,8 +7,10 @@ so the same cells run against the local cloud and against a real account.
 from __future__ import annotations
 
 import secrets
+import threading
+from collections import Counter
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.client import BaseClient
@@ -16,6 +18,9 @@ from botocore.config import Config
 
 from workshop.config import WORKSHOP_TAG, ConfigError, Settings
 from workshop.local.server import answers, shared_server
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LOCAL_ACCOUNT_ID = "123456789012"  # moto's account
 
@@ -34,16 +39,38 @@ class Backend:
         self.session = session
         self.endpoint_url = endpoint_url
         self._clients: dict[str, BaseClient] = {}
+        self._requests: Counter[tuple[str, str]] = Counter()
+        self._requests_lock = threading.Lock()
 
     # --- clients ------------------------------------------------------------------------
 
     def client(self, service: str) -> BaseClient:
         """A boto3 client for ``service`` on this backend (one per service, reused)."""
         if service not in self._clients:
-            self._clients[service] = self.session.client(
+            client = self.session.client(
                 service, endpoint_url=self.endpoint_url, config=self._client_config()
             )
+            client.meta.events.register("before-call", self._count_request)
+            self._clients[service] = client
         return self._clients[service]
+
+    def _count_request(self, model, **_: Any) -> None:
+        with self._requests_lock:
+            self._requests[(model.service_model.service_name, model.name)] += 1
+
+    def request_counts(self) -> pd.DataFrame:
+        """API requests made through this backend's clients, by service and operation.
+
+        AWS bills SQS, Lambda and API Gateway per request, so this is what a run would cost.
+        """
+        import pandas as pd  # not at module level: `import workshop` stays fast
+
+        with self._requests_lock:
+            rows = [
+                {"service": service, "operation": operation, "requests": count}
+                for (service, operation), count in sorted(self._requests.items())
+            ]
+        return pd.DataFrame(rows, columns=["service", "operation", "requests"])
 
     def _client_config(self) -> Config:
         return Config(retries={"mode": "standard", "max_attempts": 3})
