@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from workshop.backends import LocalBackend
 from workshop.config import Settings
-from workshop.local.server import LocalServer
+from workshop.local.server import LocalServer, stop_shared_server
+
+
+def live_children() -> list[str]:
+    """Command lines of this process's children that are still running (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == os.getpid() and fields[0] != "Z":
+                found.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_running() -> Iterator[None]:
+    """The whole session must end with no server of ours and no child process still running."""
+    yield
+    stop_shared_server()
+    assert not live_children(), f"tests left processes running: {live_children()}"
 
 
 @pytest.fixture(scope="session")

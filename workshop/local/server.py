@@ -113,6 +113,13 @@ def shared_server(region: str = DEFAULT_REGION) -> LocalServer:
         return _shared
 
 
+def stop_shared_server() -> None:
+    """Stop the kernel's local cloud now rather than at exit (tests use this)."""
+    with _shared_lock:
+        if _shared is not None:
+            _shared.stop()
+
+
 def answers(endpoint: str, timeout: float = 2.0) -> bool:
     """True if a local cloud (or any moto server) answers at ``endpoint``."""
     try:
