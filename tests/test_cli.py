@@ -106,7 +106,7 @@ def test_doctor_on_the_local_backend():
     result = workshop_cmd("doctor", "--backend", "local")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[ok] Python" in result.stdout
-    assert "local cloud answers" in result.stdout
+    assert "local cloud answers: backend local (http://127.0.0.1:" in result.stdout
     assert result.stdout.rstrip().endswith("All good.")
 
 

@@ -50,8 +50,24 @@ def test_q1_not_attempted(connected):
     assert nb00.q1.evaluate(...).status == "not attempted"
 
 
-def test_q2():
+@pytest.mark.parametrize(
+    ("answer", "feedback"),
+    [
+        (1.20, "first million each month are free"),
+        (0.0000008, "per million"),
+        (800_000, "per million"),
+        (5, "too much"),
+        (0.1, "too little"),
+        ("0.8", "Expected a number"),
+    ],
+)
+def test_q2_wrong(answer, feedback):
+    outcome = nb00.q2.evaluate(answer)
+    assert outcome.status == "incorrect"
+    assert feedback in outcome.message and "0.8" not in outcome.message.replace("$0.8", "")
+
+
+def test_q2_right_and_not_attempted():
     assert nb00.q2.evaluate(0.80).correct
-    wrong = nb00.q2.evaluate(1.20)  # forgot the free tier
-    assert wrong.status == "incorrect" and "0.8" not in wrong.message
+    assert nb00.q2.evaluate(0.8).correct
     assert nb00.q2.evaluate(...).status == "not attempted"

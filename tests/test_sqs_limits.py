@@ -650,3 +650,23 @@ def test_fifo_message_delay_is_refused(sqs, fifo_dedup):
     reason = "The request include parameter that is not valid for this queue type."
     with refused(*invalid_value(5, "DelaySeconds", reason)):
         sqs.send_message(QueueUrl=fifo_dedup, MessageBody="x", MessageGroupId="g", DelaySeconds=5)
+
+
+# --- 13: a deleted queue's name is free again only after 60 s ---------------------------------
+
+
+def test_a_deleted_queue_name_can_be_reused_only_after_60_seconds(cloud, sqs, monkeypatch):
+    name = cloud.name(fresh("reuse"))
+    url = sqs.create_queue(QueueName=name, tags=cloud.tags)["QueueUrl"]
+    sqs.delete_queue(QueueUrl=url)
+    with refused(
+        "AWS.SimpleQueueService.QueueDeletedRecently",
+        "You must wait 60 seconds after deleting a queue before you can create another queue "
+        "with the same name.",
+    ):
+        sqs.create_queue(QueueName=name)
+    later = time.monotonic() + 60.5
+    monkeypatch.setattr(
+        sqs_limits, "time", SimpleNamespace(time=time.time, monotonic=lambda: later)
+    )
+    assert sqs.create_queue(QueueName=name, tags=cloud.tags)["QueueUrl"] == url

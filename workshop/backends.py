@@ -117,10 +117,12 @@ class Backend:
     # --- conveniences -------------------------------------------------------------------
 
     def create_queue(self, base: str, *, fifo: bool = False, **attributes: Any) -> str:
-        """Create (or reuse) a prefixed, tagged queue and return its URL.
+        """Create a queue with the participant's prefix and tags and return its URL.
 
-        ``cloud.create_queue("photos", VisibilityTimeout=5)`` is the same as calling
-        ``create_queue`` with the participant's name and tags; attribute values may be numbers.
+        ``cloud.create_queue("photos", VisibilityTimeout=5)`` is SQS's ``create_queue`` with
+        the participant's name and tags; attribute values may be numbers. As on AWS, asking
+        again with the same attributes returns the existing queue, and with different ones
+        fails with ``QueueAlreadyExists`` (change a queue with ``set_queue_attributes``).
         """
         name = self.name(base)
         attrs = {

@@ -30,7 +30,16 @@ def cmd_lab(args: argparse.Namespace) -> int:
         server = LocalServer(region=os.environ.get("WORKSHOP_REGION", DEFAULT_REGION)).start()
         env["WORKSHOP_ENDPOINT"] = server.endpoint_url
         print(f"endpoint: {server.endpoint_url} (shared by every notebook)", flush=True)
-    command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={notebooks_dir()}"]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        f"--notebook-dir={notebooks_dir()}",
+        # The workshop runs offline: no news feed, no update checks, no prompt about them.
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         # Containers and cloud desktops often run as root; Jupyter refuses without this.
         command.append("--allow-root")
@@ -68,6 +77,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from workshop.local.server import LocalServer
 
     region = os.environ.get("WORKSHOP_REGION", DEFAULT_REGION)
+    # Handlers first: a Ctrl-C that arrives right after the endpoint line must still stop cleanly.
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     try:
         server = LocalServer(port=args.port, region=region).start()
     except OSError as error:
@@ -81,9 +94,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "Press Ctrl-C to stop.",
         flush=True,
     )
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     try:
         while not stop.wait(0.5):
             pass

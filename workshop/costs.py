@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
+
 SQS_STANDARD_PER_MILLION = 0.40
 SQS_FIFO_PER_MILLION = 0.50
 SQS_FREE_REQUESTS = 1_000_000
@@ -51,3 +53,20 @@ def monthly_cost(usage: Usage, *, free_tier: bool = True) -> dict[str, float]:
     costs = {service: round(cost, 6) for service, cost in costs.items()}
     costs["total"] = round(sum(costs.values()), 6)
     return costs
+
+
+PER_MILLION_REQUESTS = {
+    "sqs": SQS_STANDARD_PER_MILLION,
+    "lambda": LAMBDA_PER_MILLION,
+    "apigatewayv2": HTTP_API_PER_MILLION,
+}
+"""Request prices of the services billed per request; other calls (IAM, STS, Logs) are free."""
+
+
+def cost_of_requests(counts: pd.DataFrame) -> pd.DataFrame:
+    """Price a run's requests (``cloud.request_counts()``) at AWS's list prices, before any
+    free tier. Lambda's compute (GB-seconds) and control-plane calls are not in it."""
+    per_service = counts.groupby("service", as_index=False)["requests"].sum()
+    per_service["USD per million"] = per_service["service"].map(PER_MILLION_REQUESTS)
+    per_service["USD"] = per_service["requests"] / 1e6 * per_service["USD per million"]
+    return per_service

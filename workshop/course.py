@@ -109,3 +109,12 @@ def contents() -> pd.DataFrame:
             for n in NOTEBOOKS
         ]
     ).set_index("notebook")
+
+
+def contents_markdown() -> str:
+    """The map as a Markdown table, linking the notebooks this copy has."""
+    lines = ["| # | notebook | what you do |", "|---|---|---|"]
+    for n in NOTEBOOKS:
+        title = f"[{n.title}]({n.filename})" if n.available else f"{n.title} *(coming)*"
+        lines.append(f"| {n.number:02d} | {title} | {n.about} |")
+    return "\n".join(lines)

@@ -123,7 +123,7 @@ def _check_local(settings) -> list[Finding]:
                 "run `workshop doctor` again; if it persists, report it with this output",
             )
         ]
-    return [Finding(True, f"local cloud answers at {cloud.endpoint_url} ({cloud.describe()})")]
+    return [Finding(True, f"local cloud answers: {cloud.describe()}")]
 
 
 def run_checks(backend: str | None = None, out: Callable[[str], None] = print) -> bool:

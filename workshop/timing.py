@@ -31,5 +31,5 @@ def plot_round_trips(durations: pd.Series, *, title: str) -> Figure:
         value = durations.quantile(quantile)
         label = "median" if quantile == 0.5 else "p95"
         ax.axvline(value, color=plots.PALETTE[3], linestyle=style, label=f"{label} {value:.1f} ms")
-    plots.label(ax, title=title, x="round trip (ms)", y="calls", legend=True)
+    plots.label(ax, title=title, x="round trip (ms)", y="number of calls", legend=True)
     return fig

@@ -90,11 +90,9 @@ class Exercise:
             return Outcome(INCORRECT, str(reason))
         return Outcome(CORRECT, praise or "")
 
-    def check(self, *answers: Any) -> Outcome:
-        """Print feedback on the answer and return the outcome."""
-        outcome = self.evaluate(*answers)
-        print(outcome)
-        return outcome
+    def check(self, *answers: Any) -> None:
+        """Print feedback on the answer (``evaluate`` returns it instead)."""
+        print(self.evaluate(*answers))
 
     def hint(self) -> None:
         print(f"💡 Hint: {self._hint}")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 from botocore.exceptions import ClientError
 
 import workshop
 from workshop.costs import Usage, monthly_cost
-from workshop.exercises.core import CheckedExercise, Incorrect, ValueExercise
+from workshop.exercises.core import CheckedExercise, Incorrect
 
 
 def _judge_queue(queue_url: str) -> str:
@@ -28,7 +30,10 @@ def _judge_queue(queue_url: str) -> str:
         )
     timeout = attributes["Attributes"]["VisibilityTimeout"]
     if timeout != "10":
-        raise Incorrect(f"Its visibility timeout is {timeout} s, not the one asked for.")
+        raise Incorrect(
+            f"Its visibility timeout is {timeout} s, not the one asked for. Change it with "
+            "sqs.set_queue_attributes (creating it again with other attributes fails)."
+        )
     tags = sqs.list_queue_tags(QueueUrl=queue_url).get("Tags", {})
     if tags.get("workshop-participant") != cloud.participant:
         raise Incorrect(
@@ -46,10 +51,28 @@ q1 = CheckedExercise(
     solution="```python\nmy_queue_url = cloud.create_queue('greetings', VisibilityTimeout=10)\n```",
 )
 
-q2 = ValueExercise(
+MONTHLY_SQS_COST = monthly_cost(Usage(sqs_requests=3_000_000))["sqs"]
+
+
+def _judge_monthly_cost(answer: float) -> None:
+    if not isinstance(answer, int | float) or isinstance(answer, bool):
+        raise Incorrect(f"Expected a number of US dollars, got {type(answer).__name__}.")
+    if math.isclose(answer, MONTHLY_SQS_COST, rel_tol=0.01):
+        return
+    if math.isclose(answer, 3 * 0.40, rel_tol=0.01):
+        raise Incorrect(
+            "That is the price of every request: the first million each month are free."
+        )
+    if math.isclose(answer * 1e6, MONTHLY_SQS_COST, rel_tol=0.01) or math.isclose(
+        answer / 1e6, MONTHLY_SQS_COST, rel_tol=0.01
+    ):
+        raise Incorrect("Check the units: the price is per million requests.")
+    raise Incorrect(f"${answer} is {'too much' if answer > MONTHLY_SQS_COST else 'too little'}.")
+
+
+q2 = CheckedExercise(
     "Exercise 2 (a month of SQS)",
-    expected=monthly_cost(Usage(sqs_requests=3_000_000))["sqs"],
-    tolerance=0.01,
+    _judge_monthly_cost,
     hint="The first million standard requests each month are free; the rest cost $0.40 per "
     "million (us-east-1).",
     solution="```python\nmonthly_sqs_cost = (3_000_000 - 1_000_000) / 1_000_000 * 0.40  # $0.80\n"

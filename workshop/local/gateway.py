@@ -17,7 +17,7 @@ from typing import Any
 
 from workshop.local.aws_errors import SqsError, StartResponse
 from workshop.local.moto_state import MotoQueues
-from workshop.local.sqs_limits import Checked, check_request
+from workshop.local.sqs_limits import Checked, DeletedQueues, check_request
 
 WsgiApp = Any
 _REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
@@ -29,6 +29,7 @@ class Gateway:
     def __init__(self, moto_app: WsgiApp, default_region: str):
         self.moto_app = moto_app
         self.default_region = default_region
+        self.deleted_queues = DeletedQueues()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -51,17 +52,24 @@ class Gateway:
         if not isinstance(params, dict):  # let moto answer malformed input its own way
             _replace_body(environ, body)
             return self.moto_app(environ, start_response)
-        queues = MotoQueues(self._region(environ))
+        region = self._region(environ)
+        queues = MotoQueues(region, self.deleted_queues)
         try:
             checked = check_request(action, params, queues)
             if action in _ANSWERED_HERE:
                 return _json(start_response, _ANSWERED_HERE[action](checked, queues))
         except SqsError as error:
             return error.wsgi(start_response)
-        if not checked.failed:
-            _replace_body(environ, body)
+        if checked.failed:
+            return self._batch_with_failures(checked, environ, start_response)
+        _replace_body(environ, body)
+        if action != "DeleteQueue":
             return self.moto_app(environ, start_response)
-        return self._batch_with_failures(checked, environ, start_response)
+        status, headers, raw = _call(self.moto_app, environ)
+        if status.startswith("200"):
+            self.deleted_queues.record(region, str(params.get("QueueUrl", "")).rsplit("/", 1)[-1])
+        start_response(status, headers)
+        return [raw]
 
     def _batch_with_failures(
         self, checked: Checked, environ: dict[str, Any], start_response: StartResponse

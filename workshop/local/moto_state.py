@@ -11,14 +11,18 @@ from urllib.parse import urlparse
 from moto.sqs.models import sqs_backends
 
 from workshop.local.aws_errors import SqsError
-from workshop.local.sqs_limits import QueueView
+from workshop.local.sqs_limits import DeletedQueues, QueueView
 
 
 class MotoQueues:
     """:class:`workshop.local.sqs_limits.QueueState` over moto's SQS backend for one region."""
 
-    def __init__(self, region: str):
+    def __init__(self, region: str, deleted: DeletedQueues):
         self.region = region
+        self.deleted = deleted
+
+    def seconds_since_deleted(self, queue_name: str) -> float | None:
+        return self.deleted.seconds_since(self.region, queue_name)
 
     def _find(self, queue_url: str):
         parts = urlparse(queue_url).path.strip("/").split("/")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ MIN_RETENTION, MAX_RETENTION = 60, 1_209_600  # 1 minute to 14 days
 MAX_RECEIVE_COUNT = 1_000  # redrive policy's maxReceiveCount
 MAX_QUEUE_NAME = 80
 MAX_GROUP_ID = 128
+REUSE_NAME_AFTER = 60  # seconds before a deleted queue's name can be used again
 
 # Queue attributes that are whole numbers of a bounded range.
 QUEUE_ATTRIBUTE_RANGES: dict[str, tuple[int, int]] = {
@@ -70,9 +72,30 @@ class QueueState(Protocol):
 
     def queue(self, queue_url: str) -> QueueView | None: ...
 
+    def seconds_since_deleted(self, queue_name: str) -> float | None:
+        """Seconds since a queue of this name was deleted, if it was."""
+        ...
+
     def first_receive(self, queue_url: str, receipt_handle: str) -> float | None:
         """Epoch seconds of the message's first receive, if the handle is known."""
         ...
+
+
+class DeletedQueues:
+    """When each queue name was last deleted, per region, for the 60-second rule."""
+
+    def __init__(self) -> None:
+        self._when: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def record(self, region: str, queue_name: str) -> None:
+        with self._lock:
+            self._when[(region, queue_name)] = time.monotonic()
+
+    def seconds_since(self, region: str, queue_name: str) -> float | None:
+        with self._lock:
+            when = self._when.get((region, queue_name))
+        return None if when is None else time.monotonic() - when
 
 
 @dataclass
@@ -113,6 +136,14 @@ def _check_create_queue(params: dict[str, Any], state: QueueState) -> Checked:
             "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
         )
     _check_queue_attributes(attributes)
+    since = state.seconds_since_deleted(name)
+    if since is not None and since < REUSE_NAME_AFTER:
+        # DeleteQueue API reference: wait at least 60 s before reusing a deleted queue's name.
+        raise SqsError(
+            "QueueDeletedRecently",
+            f"You must wait {REUSE_NAME_AFTER} seconds after deleting a queue before you can "
+            "create another queue with the same name.",
+        )
     return Checked(params)
 
 
@@ -185,9 +216,7 @@ def _check_message(message: dict[str, Any], queue: QueueView | None) -> None:
     """The checks SendMessage and each SendMessageBatch entry share."""
     delay = message.get("DelaySeconds")
     if delay is not None and not _int_in_range(delay, 0, MAX_DELAY):
-        raise invalid_value(
-            delay, "DelaySeconds", f"DelaySeconds must be >= 0 and <= {MAX_DELAY}."
-        )
+        raise invalid_value(delay, "DelaySeconds", f"DelaySeconds must be >= 0 and <= {MAX_DELAY}.")
     attributes = message.get("MessageAttributes") or {}
     if len(attributes) > MAX_MESSAGE_ATTRIBUTES:
         raise invalid_parameter(
