@@ -30,13 +30,20 @@ STYLE = {
 }
 
 
-def figure(nrows: int = 1, ncols: int = 1, *, width: float = 8.0, height: float = 3.6,
-           **kwargs) -> tuple[Figure, Axes | list[Axes]]:
+def use_style() -> None:
+    """Make the workshop's style matplotlib's default (importing this module does it).
+
+    Global rather than per figure: titles, legends and colours take the style when they are
+    drawn, which is after the figure is created.
+    """
+    mpl.rcParams.update(STYLE)
+
+
+def figure(
+    nrows: int = 1, ncols: int = 1, *, width: float = 8.0, height: float = 3.6, **kwargs
+) -> tuple[Figure, Axes | list[Axes]]:
     """A new figure in the workshop's style (``plt.subplots`` with our defaults)."""
-    with mpl.rc_context(STYLE):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained",
-                                 **kwargs)
-    return fig, axes
+    return plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", **kwargs)
 
 
 def label(ax: Axes, *, title: str, x: str, y: str, legend: bool = False) -> Axes:
@@ -49,6 +56,9 @@ def label(ax: Axes, *, title: str, x: str, y: str, legend: bool = False) -> Axes
     return ax
 
 
+use_style()
+
+
 # --- 01 SQS fundamentals ------------------------------------------------------------------
 
 if TYPE_CHECKING:
@@ -59,39 +69,46 @@ def polling_cost_and_latency(summary: pd.DataFrame, messages: pd.DataFrame) -> F
     """What each polling strategy cost (receive calls per message) next to what it bought
     (send-to-receive latency), from :func:`workshop.experiments.polling.compare_polling`.
 
-    Both axes are logarithmic: a tight short-poll loop makes hundreds of times more calls than
-    a long poll, and a paused loop waits hundreds of times longer, and a linear axis would hide
-    the smaller of each pair.
+    Both axes are logarithmic: the strategies differ by an order of magnitude or more in calls
+    and in latency, and a linear axis would flatten the smaller values to nothing.
     """
     from matplotlib.lines import Line2D
 
     strategies = list(summary["strategy"])
     colours = [PALETTE[i % len(PALETTE)] for i in range(len(strategies))]
     positions = list(range(len(strategies)))[::-1]  # first strategy on top
-    with mpl.rc_context(STYLE):
-        fig, (cost, latency) = figure(1, 2, width=10.0, height=3.4, sharey=True)
-        bars = cost.barh(positions, summary["calls_per_message"], color=colours)
-        cost.bar_label(bars, fmt="%.1f", padding=3)
-        cost.set_xscale("log")
-        cost.set_yticks(positions, strategies)
-        label(cost, title="Cost: receive calls per message",
-              x="ReceiveMessage calls per message delivered (log scale)", y="")
-        groups = [messages.loc[messages["strategy"] == s, "latency_ms"].dropna()
-                  for s in strategies]
-        drawn = [(p, g) for p, g in zip(positions, groups, strict=True) if len(g)]
-        if drawn:
-            latency.boxplot([g for _, g in drawn], positions=[p for p, _ in drawn],
-                            orientation="horizontal", widths=0.5, showfliers=False,
-                            manage_ticks=False)
-        for p, g, colour in zip(positions, groups, colours, strict=True):
-            # Spread the dots vertically (deterministically) so equal latencies stay visible.
-            jitter = [p + 0.36 * ((i * 0.618) % 1 - 0.5) for i in range(len(g))]
-            latency.scatter(g, jitter, s=12, alpha=0.6, color=colour)
-        latency.set_xscale("log")
-        label(latency, title="Latency: send to receive", x="latency (ms, log scale)", y="")
-        key = Line2D([], [], marker="o", linestyle="", color="0.45", alpha=0.6)
-        latency.legend([key], ["one message (box: quartiles)"], loc="upper center",
-                       bbox_to_anchor=(0.5, -0.2))
+    fig, (cost, latency) = figure(1, 2, width=10.0, height=3.4, sharey=True)
+    bars = cost.barh(positions, summary["calls_per_message"], color=colours)
+    cost.bar_label(bars, fmt="%.1f", padding=3)
+    cost.set_xscale("log")
+    cost.set_yticks(positions, strategies)
+    label(
+        cost,
+        title="Cost: receive calls per message",
+        x="ReceiveMessage calls per message delivered (log scale)",
+        y="",
+    )
+    groups = [messages.loc[messages["strategy"] == s, "latency_ms"].dropna() for s in strategies]
+    drawn = [(p, g) for p, g in zip(positions, groups, strict=True) if len(g)]
+    if drawn:
+        latency.boxplot(
+            [g for _, g in drawn],
+            positions=[p for p, _ in drawn],
+            orientation="horizontal",
+            widths=0.5,
+            showfliers=False,
+            manage_ticks=False,
+        )
+    for p, g, colour in zip(positions, groups, colours, strict=True):
+        # Spread the dots vertically (deterministically) so equal latencies stay visible.
+        jitter = [p + 0.36 * ((i * 0.618) % 1 - 0.5) for i in range(len(g))]
+        latency.scatter(g, jitter, s=12, alpha=0.6, color=colour)
+    latency.set_xscale("log")
+    label(latency, title="Latency: send to receive", x="latency (ms, log scale)", y="")
+    key = Line2D([], [], marker="o", linestyle="", color="0.45", alpha=0.6)
+    latency.legend(
+        [key], ["one message (box: quartiles)"], loc="upper center", bbox_to_anchor=(0.5, -0.2)
+    )
     return fig
 
 
@@ -104,20 +121,24 @@ def queue_depth(samples: pd.DataFrame, spans: pd.DataFrame) -> Figure:
     backlog's growth and its drain can be read against it.
     """
     runs = list(spans["run"])
-    with mpl.rc_context(STYLE):
-        fig, axes = figure(1, len(runs), width=5.0 * len(runs), height=3.4, sharex=True,
-                           sharey=True, squeeze=False)
-        for ax, run in zip(axes[0], runs, strict=True):
-            span = spans[spans["run"] == run].iloc[0]
-            if span["start"] == span["start"] and span["end"] == span["end"]:  # not NaN
-                ax.axvspan(span["start"], span["end"], color="0.85",
-                           label="producers sending")
-            mine = samples[samples["run"] == run]
-            ax.plot(mine["t"], mine["visible"], color=PALETTE[0], marker=".",
-                    label="visible (waiting)")
-            ax.plot(mine["t"], mine["in_flight"], color=PALETTE[1], linestyle="--",
-                    marker=".", label="in flight (being processed)")
-            label(ax, title=run, x="time since start (s)", y="messages in the queue")
-        axes[0][0].legend(loc="upper right")
-        fig.suptitle("Queue depth while producers outpace the consumers", fontweight="bold")
+    fig, axes = figure(
+        1, len(runs), width=5.0 * len(runs), height=3.4, sharex=True, sharey=True, squeeze=False
+    )
+    for ax, run in zip(axes[0], runs, strict=True):
+        span = spans[spans["run"] == run].iloc[0]
+        if all(x is not None and x == x for x in (span["start"], span["end"])):  # not NaN
+            ax.axvspan(span["start"], span["end"], color="0.85", label="producers sending")
+        mine = samples[samples["run"] == run]
+        ax.plot(mine["t"], mine["visible"], color=PALETTE[0], marker=".", label="visible (waiting)")
+        ax.plot(
+            mine["t"],
+            mine["in_flight"],
+            color=PALETTE[1],
+            linestyle="--",
+            marker=".",
+            label="in flight (being processed)",
+        )
+        label(ax, title=run, x="time since start (s)", y="messages in the queue")
+    axes[0][-1].legend(loc="upper right")  # the last run drains first: room for it
+    fig.suptitle("Queue depth while producers outpace the consumers", fontweight="bold")
     return fig

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 def depth(sqs: Any, queue_url: str) -> tuple[int, int]:
     """(visible, in flight) messages of a queue, as SQS reports them.
 
-    On AWS both numbers are approximate and lag by up to about a minute; locally they are exact.
+    On AWS both numbers are approximate and may trail the true state; locally they are exact.
     """
     attributes = sqs.get_queue_attributes(
         QueueUrl=queue_url,
@@ -154,15 +154,16 @@ def compare_consumers(
 
     def consume(run: _Run, consumer: int) -> None:
         while not run.finished and not workers.stop.is_set():
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
+            # Long polls never outlast the deadline (WaitTimeSeconds is whole seconds).
+            wait = min(wait_seconds, int(deadline - time.perf_counter()))
+            if wait < min(wait_seconds, 1) or deadline <= time.perf_counter():
                 return
             response = sqs.receive_message(
-                QueueUrl=run.url,
-                MaxNumberOfMessages=10,
-                WaitTimeSeconds=min(wait_seconds, int(remaining)),
+                QueueUrl=run.url, MaxNumberOfMessages=10, WaitTimeSeconds=wait
             )
             for message in response.get("Messages", []):
+                if workers.stop.is_set() or time.perf_counter() > deadline:
+                    return  # unprocessed messages stay undeleted and count as missing
                 body = json.loads(message["Body"])
                 if body.get("run") == tag:
                     time.sleep(work_seconds)  # the "resize": a stand-in for real work
@@ -210,15 +211,17 @@ def compare_consumers(
     )
     seconds = now()
 
-    processed_frame = pd.DataFrame(processed, columns=["run", "seq", "consumer", "t"])
-    samples_frame = pd.DataFrame(samples, columns=["run", "t", "visible", "in_flight"])
+    processed_frame = pd.DataFrame(processed, columns=["run", "seq", "consumer", "t"]).astype(
+        {"run": str, "seq": int, "consumer": int, "t": float}
+    )
+    samples_frame = pd.DataFrame(samples, columns=["run", "t", "visible", "in_flight"]).astype(
+        {"run": str, "t": float, "visible": int, "in_flight": int}
+    )
     spans = pd.DataFrame(
         [{"run": r.label, "start": r.started, "end": r.stopped} for r in runs],
         columns=["run", "start", "end"],
     )
-    summary = pd.DataFrame(
-        [_summary_row(run, processed_frame, samples_frame) for run in runs]
-    )
+    summary = pd.DataFrame([_summary_row(run, processed_frame, samples_frame) for run in runs])
     return BacklogResult(samples_frame, processed_frame, spans, summary, seconds)
 
 

@@ -58,6 +58,17 @@ STRATEGIES: tuple[Strategy, ...] = (
 """The three consumers the notebook compares."""
 
 
+CALL_COLUMNS = {"strategy": str, "start": float, "end": float, "messages": int, "empty": bool}
+MESSAGE_COLUMNS = {
+    "strategy": str,
+    "seq": int,
+    "sent_at": float,
+    "received_at": float,
+    "latency_ms": float,
+    "duplicate": bool,
+}
+
+
 @dataclass
 class PollingResult:
     """What :func:`compare_polling` measured. Times are seconds since the experiment started."""
@@ -148,8 +159,11 @@ def compare_polling(
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 return
-            # Never wait past the deadline: a long poll shrinks to the time that is left.
+            # Never wait past the deadline: a long poll shrinks to the whole seconds left, and
+            # ends rather than turn into a short poll in the last second.
             wait = min(strategy.wait_seconds, int(remaining))
+            if strategy.wait_seconds and not wait:
+                return
             start = time.perf_counter()
             response = sqs.receive_message(
                 QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait
@@ -210,13 +224,17 @@ def compare_polling(
     )
     seconds = time.perf_counter() - t0
 
-    calls_frame = pd.DataFrame(
-        calls, columns=["strategy", "start", "end", "messages", "empty"]
-    ).sort_values(["strategy", "start"], ignore_index=True)
-    messages_frame = pd.DataFrame(
-        deliveries,
-        columns=["strategy", "seq", "sent_at", "received_at", "latency_ms", "duplicate"],
-    ).sort_values(["strategy", "seq"], ignore_index=True)
+    # Explicit dtypes: a strategy that received nothing must still give well-typed columns.
+    calls_frame = (
+        pd.DataFrame(calls, columns=list(CALL_COLUMNS))
+        .astype(CALL_COLUMNS)
+        .sort_values(["strategy", "start"], ignore_index=True)
+    )
+    messages_frame = (
+        pd.DataFrame(deliveries, columns=list(MESSAGE_COLUMNS))
+        .astype(MESSAGE_COLUMNS)
+        .sort_values(["strategy", "seq"], ignore_index=True)
+    )
     summary = summarise(calls_frame, messages_frame, strategies, sent[0])
     return PollingResult(calls_frame, messages_frame, summary, sent[0], seconds)
 
