@@ -12,9 +12,9 @@ import matplotlib
 import pytest
 from conftest import make_local
 
-from workshop import plots
 from workshop.experiments import backlog, polling, threads
 from workshop.experiments.polling import Strategy
+from workshop.plots import fundamentals as plots
 
 matplotlib.use("Agg")
 
