@@ -6,8 +6,11 @@ so the same cells run against the local cloud and against a real account.
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
+import urllib.error
+import urllib.request
 from collections import Counter
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -135,6 +138,23 @@ class Backend:
         response = self.client("sqs").create_queue(QueueName=name, Attributes=attrs, tags=self.tags)
         return response["QueueUrl"]
 
+    def set_sqs_realism(
+        self,
+        queue_url: str,
+        *,
+        duplicate: float = 0.0,
+        reorder: float = 0.0,
+        seed: int | None = None,
+    ) -> None:
+        """Make a standard queue duplicate and reorder messages as AWS may (local backend).
+
+        Each received message is delivered a second time with probability ``duplicate``; each
+        sent message overtakes the one sent before it with probability ``reorder``. Zero for
+        both turns it off. FIFO queues are never affected. On AWS this happens on its own, at
+        rates nobody sets, so the aws backend only says so.
+        """
+        print("On AWS, standard queues duplicate and reorder on their own; nothing to set.")
+
     def cleanup(self, *, quiet: bool = False) -> list[str]:
         """Delete everything this participant created on this backend; safe to run twice."""
         from workshop.cleanup import cleanup
@@ -174,6 +194,32 @@ class LocalBackend(Backend):
     @property
     def account_id(self) -> str:
         return LOCAL_ACCOUNT_ID
+
+    def set_sqs_realism(
+        self,
+        queue_url: str,
+        *,
+        duplicate: float = 0.0,
+        reorder: float = 0.0,
+        seed: int | None = None,
+    ) -> None:
+        request = {
+            "QueueUrl": queue_url,
+            "Duplicate": duplicate,
+            "Reorder": reorder,
+            "Seed": seed,
+            "Region": self.region,
+        }
+        call = urllib.request.Request(
+            f"{self.endpoint_url}/_workshop/sqs/realism",
+            data=json.dumps(request).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            urllib.request.urlopen(call, timeout=10).close()
+        except urllib.error.HTTPError as error:
+            raise ValueError(json.loads(error.read() or b"{}").get("message", str(error))) from None
 
     def describe(self) -> str:
         return (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 # Legacy (query) codes that differ from the error's short name, as the AWS SDKs list them.
 _SQS_QUERY_CODES = {
@@ -52,21 +52,19 @@ class SqsError(Exception):
             "Message": self.message,
         }
 
-    def wsgi(self, start_response: StartResponse) -> Iterable[bytes]:
+    def answer(self) -> tuple[str, list[tuple[str, str]], bytes]:
+        """Status, headers and body of this error in SQS's JSON protocol."""
         body = json.dumps(
             {"__type": f"com.amazonaws.sqs#{self.name}", "message": self.message}
         ).encode()
         fault = "Sender" if self.sender_fault else "Receiver"
-        start_response(
-            f"{self.status} Bad Request",
-            [
-                ("Content-Type", "application/x-amz-json-1.0"),
-                ("Content-Length", str(len(body))),
-                ("x-amzn-query-error", f"{self.code};{fault}"),
-                ("x-amzn-RequestId", str(uuid.uuid4())),
-            ],
-        )
-        return [body]
+        headers = [
+            ("Content-Type", "application/x-amz-json-1.0"),
+            ("Content-Length", str(len(body))),
+            ("x-amzn-query-error", f"{self.code};{fault}"),
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+        ]
+        return f"{self.status} Bad Request", headers, body
 
 
 def invalid_parameter(message: str) -> SqsError:

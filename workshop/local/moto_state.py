@@ -1,11 +1,17 @@
-"""Read-only views of moto's in-memory state: the one module that knows moto's internals.
+"""Views of moto's in-memory SQS state: the one module that knows moto's internals.
 
-The local cloud serves moto from a thread of this process, so the checks in front of it can
-look at queues directly instead of making another request. Pinned to moto 5.2.x.
+The local cloud serves moto from a thread of this process, so the SQS front end can look at
+queues directly instead of making another request, and can do what moto's API cannot (hold a
+long poll open until a message becomes visible, copy a message as a standard queue sometimes
+does). Pinned to moto 5.2.x; everything that touches a private attribute of moto is here.
 """
 
 from __future__ import annotations
 
+import copy
+import json
+import time
+from typing import Any
 from urllib.parse import urlparse
 
 from moto.sqs.models import sqs_backends
@@ -14,15 +20,19 @@ from workshop.local.aws_errors import SqsError
 from workshop.local.sqs_limits import DeletedQueues, QueueView
 
 
+def _gone() -> SqsError:
+    return SqsError("QueueDoesNotExist", "The specified queue does not exist.")
+
+
 class MotoQueues:
-    """:class:`workshop.local.sqs_limits.QueueState` over moto's SQS backend for one region."""
+    """:class:`workshop.local.sqs_limits.QueueState` and more, over moto's SQS backend for one
+    region."""
 
     def __init__(self, region: str, deleted: DeletedQueues):
         self.region = region
         self.deleted = deleted
 
-    def seconds_since_deleted(self, queue_name: str) -> float | None:
-        return self.deleted.seconds_since(self.region, queue_name)
+    # --- finding queues -------------------------------------------------------------------
 
     def _find(self, queue_url: str):
         parts = urlparse(queue_url).path.strip("/").split("/")
@@ -32,6 +42,26 @@ class MotoQueues:
         if account not in sqs_backends:
             return None
         return sqs_backends[account][self.region].queues.get(name)
+
+    def _find_arn(self, arn: str):
+        parts = arn.split(":")
+        if len(parts) != 6 or parts[2] != "sqs" or parts[4] not in sqs_backends:
+            return None
+        return sqs_backends[parts[4]][parts[3]].queues.get(parts[5])
+
+    def _require(self, queue_url: str):
+        queue = self._find(queue_url)
+        if queue is None:
+            raise _gone()
+        return queue
+
+    def key(self, queue_url: str) -> tuple[str, str] | None:
+        """A stable identity for a queue (region and ARN), whatever host the URL names."""
+        queue = self._find(queue_url)
+        return None if queue is None else (self.region, queue.queue_arn)
+
+    def seconds_since_deleted(self, queue_name: str) -> float | None:
+        return self.deleted.seconds_since(self.region, queue_name)
 
     def queue(self, queue_url: str) -> QueueView | None:
         queue = self._find(queue_url)
@@ -44,7 +74,11 @@ class MotoQueues:
             ).lower()
             == "true",
             max_message_size=int(queue.maximum_message_size),
+            receive_wait_seconds=int(queue.receive_message_wait_time_seconds or 0),
+            deduplication_per_group=queue.attributes.get("DeduplicationScope") == "messageGroup",
         )
+
+    # --- visibility -----------------------------------------------------------------------
 
     def first_receive(self, queue_url: str, receipt_handle: str) -> float | None:
         queue = self._find(queue_url)
@@ -57,21 +91,130 @@ class MotoQueues:
         return None
 
     def change_visibility(self, queue_url: str, receipt_handle: str, timeout: int) -> None:
-        """ChangeMessageVisibility, after the gateway's checks.
+        """ChangeMessageVisibility, after the front end's checks.
 
         moto's own version refuses any timeout that ends more than 12 hours after the *send*;
-        AWS counts from the receive, which the gateway has already checked.
+        AWS counts from the receive, which the front end has already checked.
         """
-        queue = self._find(queue_url)
-        if queue is None:
-            raise SqsError("QueueDoesNotExist", "The specified queue does not exist.")
+        queue = self._require(queue_url)
         for message in list(queue._messages):
             if message.had_receipt_handle(receipt_handle):
                 message.change_visibility(timeout)
                 if message.visible and message in queue.pending_messages:
                     queue.pending_messages.remove(message)  # as moto does: deliverable again
+                with queue._messages_lock:
+                    queue._messages_lock.notify_all()  # a waiting long poll may take it now
                 return
         raise SqsError(
             "ReceiptHandleIsInvalid",
             f'The input receipt handle "{receipt_handle}" is not a valid receipt handle.',
         )
+
+    def wait_for_change(self, queue_url: str, timeout: float) -> None:
+        """Sleep until a message arrives, or the next hidden or delayed message becomes visible,
+        or ``timeout`` seconds pass, whichever is first.
+
+        moto's long poll rechecks visibility only about once a second; waking exactly when a
+        message's visibility timeout ends is what makes redelivery times measurable.
+        """
+        queue = self._find(queue_url)
+        if queue is None or timeout <= 0:
+            return
+        now_ms = time.time() * 1000
+        upcoming = [
+            moment
+            for message in list(queue._messages)
+            for moment in (message.visible_at, message.delayed_until)
+            if moment > now_ms
+        ]
+        if upcoming:
+            timeout = min(timeout, (min(upcoming) - now_ms) / 1000 + 0.002)
+        with queue._messages_lock:
+            queue._messages_lock.wait(timeout)
+
+    # --- realism: what a standard queue may do on AWS ---------------------------------------
+
+    def deliver_again(self, queue_url: str, receipt_handle: str) -> bool:
+        """Put a second copy of a just-received message back in the queue, visible at once: the
+        same MessageId, body and attributes, its own receipt handles."""
+        queue = self._find(queue_url)
+        if queue is None:
+            return False
+        for message in list(queue._messages):
+            if message.receipt_handle == receipt_handle:
+                twin = copy.copy(message)
+                twin.receipt_handle = None
+                twin._old_receipt_handles = []
+                twin.visible_at = 0.0
+                twin.approximate_receive_count = 0
+                twin.approximate_first_receive_timestamp = None
+                with queue._messages_lock:
+                    queue._messages.append(twin)
+                    queue._messages_lock.notify_all()
+                return True
+        return False
+
+    def deliver_early(self, queue_url: str, message_id: str) -> bool:
+        """Move a just-sent message ahead of the waiting message sent before it."""
+        queue = self._find(queue_url)
+        if queue is None:
+            return False
+        with queue._messages_lock:
+            messages = queue._messages
+            index = next((i for i, m in enumerate(messages) if m.id == message_id), None)
+            if index is None:
+                return False
+            for earlier in range(index - 1, -1, -1):
+                candidate = messages[earlier]
+                if candidate.approximate_receive_count == 0 and candidate.visible:
+                    messages.insert(earlier, messages.pop(index))
+                    return True
+        return False
+
+    # --- dead-letter queues and message moves ---------------------------------------------
+
+    def exists(self, arn: str) -> bool:
+        return self._find_arn(arn) is not None
+
+    def sources_of(self, dlq_arn: str) -> list[str]:
+        """ARNs of the queues whose redrive policy sends failures to ``dlq_arn``."""
+        dlq = self._find_arn(dlq_arn)
+        if dlq is None:
+            return []
+        backend = sqs_backends[dlq.account_id][dlq.region]
+        return sorted(
+            queue.queue_arn
+            for queue in list(backend.queues.values())
+            if (queue.redrive_policy or {}).get("deadLetterTargetArn") == dlq_arn
+        )
+
+    def visible_count(self, arn: str) -> int:
+        queue = self._find_arn(arn)
+        return 0 if queue is None else len(queue.messages)
+
+    def move_one(self, source_arn: str, destination_arn: str) -> bool:
+        """Move the oldest visible message of ``source_arn`` to ``destination_arn``, as a new
+        message with the same body and attributes; False if there is none to move."""
+        source, destination = self._find_arn(source_arn), self._find_arn(destination_arn)
+        if source is None or destination is None:
+            raise _gone()
+        with source._messages_lock:
+            message = next(iter(source.messages), None)
+            if message is None:
+                return False
+            source._messages.remove(message)
+        backend = sqs_backends[destination.account_id][destination.region]
+        backend.send_message(
+            destination.name,
+            message.body,
+            message_attributes=_plain(message.message_attributes),
+            group_id=message.group_id if destination.fifo_queue else None,
+            deduplication_id=message.deduplication_id if destination.fifo_queue else None,
+        )
+        return True
+
+
+def _plain(attributes: Any) -> dict[str, Any]:
+    """moto keeps message attributes as a dict already; copy it so the two messages don't
+    share one."""
+    return json.loads(json.dumps(attributes or {}))

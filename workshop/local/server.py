@@ -69,7 +69,7 @@ class LocalServer:
     def start(self) -> Self:
         if self._server is not None:
             return self
-        app = Gateway(DomainDispatcherApplication(create_backend_app), self.region)
+        self._gateway = app = Gateway(DomainDispatcherApplication(create_backend_app), self.region)
         # Loopback only: the local cloud accepts any credentials, so it must not be reachable
         # from another machine.
         self._server = make_server(
@@ -86,6 +86,7 @@ class LocalServer:
         server, self._server = self._server, None
         if server is None:
             return
+        self._gateway.close()
         server.shutdown()
         server.server_close()
         if self._thread is not None:

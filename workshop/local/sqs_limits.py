@@ -65,6 +65,8 @@ class QueueView:
     fifo: bool
     content_based_deduplication: bool
     max_message_size: int
+    receive_wait_seconds: int = 0
+    deduplication_per_group: bool = False
 
 
 class QueueState(Protocol):

@@ -1,0 +1,266 @@
+"""SQS on the local backend: moto, with what the workshop adds in front of it.
+
+Every SQS request (JSON protocol, ``X-Amz-Target: AmazonSQS.<Action>``) is checked against
+AWS's limits first. Then most go to moto as they are; a few are answered or finished here,
+each for a stated reason (see ``_OWN_ACTIONS`` and :meth:`SqsFrontEnd.handle`):
+
+- long polls wait here, so that a message is delivered as soon as its visibility timeout ends;
+- ChangeMessageVisibility, because moto counts the 12-hour limit from the send;
+- FIFO sends, to deduplicate over AWS's whole 5-minute window;
+- the message move tasks (dead-letter queue redrive), which moto lacks;
+- standard queues with realism turned on get duplicates and reordering.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from workshop.local.aws_errors import SqsError, StartResponse
+from workshop.local.fifo_dedup import DeduplicationWindow, deduplication_id
+from workshop.local.moto_state import MotoQueues
+from workshop.local.move_tasks import MessageMoveTasks
+from workshop.local.realism import Realism
+from workshop.local.sqs_limits import Checked, DeletedQueues, check_request
+
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+Answer = tuple[str, list[tuple[str, str]], bytes]
+
+
+class SqsFrontEnd:
+    def __init__(self, moto_app: WsgiApp):
+        self.moto_app = moto_app
+        self.deleted_queues = DeletedQueues()
+        self.realism = Realism()
+        self.dedup = DeduplicationWindow()
+        self.move_tasks = MessageMoveTasks()
+
+    def handle(self, action: str, params: dict[str, Any], region: str, environ: dict) -> Answer:
+        """Answer one SQS request; ``environ`` is the original request, to forward to moto."""
+        queues = MotoQueues(region, self.deleted_queues)
+        try:
+            checked = check_request(action, params, queues)
+            own = _OWN_ACTIONS.get(action)
+            if own is not None:
+                result = own(self, checked.params, queues)
+                if checked.failed:  # entries the limits refused on their own
+                    result["Failed"] = result.get("Failed", []) + checked.failed
+                return _json(result)
+            if action == "ReceiveMessage":
+                return self._receive(checked.params, queues, environ)
+            if action in ("SendMessage", "SendMessageBatch"):
+                return self._send(action, checked, queues, environ)
+        except SqsError as error:
+            return error.answer()
+        if checked.failed:
+            return self._forward_batch(checked, environ)
+        answer = _forward(self.moto_app, environ, checked.params)
+        if action == "DeleteQueue" and answer[0].startswith("200"):
+            self.deleted_queues.record(region, str(params.get("QueueUrl", "")).rsplit("/", 1)[-1])
+        return answer
+
+    # --- receiving ------------------------------------------------------------------------
+
+    def _receive(self, params: dict[str, Any], queues: MotoQueues, environ: dict) -> Answer:
+        """A long poll, held here: ask moto without waiting, and ask again the moment a message
+        arrives or becomes visible, until the wait time is up."""
+        url = params.get("QueueUrl", "")
+        view = queues.queue(url)
+        wait = params.get("WaitTimeSeconds")
+        wait = int(wait) if wait is not None else (view.receive_wait_seconds if view else 0)
+        deadline = time.monotonic() + wait
+        while True:
+            answer = _forward(self.moto_app, environ, {**params, "WaitTimeSeconds": 0})
+            status, _, raw = answer
+            if not status.startswith("200"):
+                return answer
+            messages = json.loads(raw or b"{}").get("Messages", [])
+            remaining = deadline - time.monotonic()
+            if messages or remaining <= 0:
+                break
+            queues.wait_for_change(url, remaining)
+        realism = self.realism.get(queues.key(url))
+        if realism is not None and realism.duplicate > 0:
+            for message in messages:
+                if realism.draw(realism.duplicate):
+                    queues.deliver_again(url, message["ReceiptHandle"])
+        return answer
+
+    # --- sending --------------------------------------------------------------------------
+
+    def _send(self, action: str, checked: Checked, queues: MotoQueues, environ: dict) -> Answer:
+        params = checked.params
+        url = params.get("QueueUrl", "")
+        view = queues.queue(url)
+        if view is not None and view.fifo:
+            return self._send_fifo(action, checked, queues, environ)
+        answer = (
+            self._forward_batch(checked, environ)
+            if checked.failed
+            else _forward(self.moto_app, environ, params)
+        )
+        realism = self.realism.get(queues.key(url))
+        if realism is not None and realism.reorder > 0 and answer[0].startswith("200"):
+            result = json.loads(answer[2])
+            sent = result.get("Successful", [result]) if action == "SendMessageBatch" else [result]
+            for entry in sent:
+                if "MessageId" in entry and realism.draw(realism.reorder):
+                    queues.deliver_early(url, entry["MessageId"])
+        return answer
+
+    def _send_fifo(
+        self, action: str, checked: Checked, queues: MotoQueues, environ: dict
+    ) -> Answer:
+        """Sends to a FIFO queue: a duplicate within 5 minutes is acknowledged, not enqueued."""
+        params = checked.params
+        url = params["QueueUrl"]
+        view = queues.queue(url)
+        assert view is not None
+        identity = queues.key(url)
+
+        def window_key(message: dict[str, Any]) -> tuple | None:
+            dedup = deduplication_id(message, view.content_based_deduplication)
+            if dedup is None:
+                return None
+            group = message.get("MessageGroupId") if view.deduplication_per_group else None
+            return (identity, group, dedup)
+
+        if action == "SendMessage":
+            key = window_key(params)
+            first = self.dedup.first_copy(key) if key else None
+            if first is not None:
+                return _json(first.response)
+            answer = _forward(self.moto_app, environ, params)
+            if key and answer[0].startswith("200"):
+                self.dedup.remember(key, _first_copy_fields(json.loads(answer[2])))
+            return answer
+
+        fresh, repeats = [], []
+        for entry in params["Entries"]:
+            key = window_key(entry)
+            first = self.dedup.first_copy(key) if key else None
+            (repeats if first else fresh).append((entry, key, first))
+        result: dict[str, Any] = {"Successful": [], "Failed": list(checked.failed)}
+        if fresh:
+            status, headers, raw = _forward(
+                self.moto_app, environ, {**params, "Entries": [e for e, _, _ in fresh]}
+            )
+            if not status.startswith("200"):
+                return status, headers, raw
+            moto = json.loads(raw)
+            result["Failed"] += moto.get("Failed", [])
+            keys = {e["Id"]: k for e, k, _ in fresh}
+            for entry in moto.get("Successful", []):
+                if keys.get(entry["Id"]):
+                    self.dedup.remember(keys[entry["Id"]], _first_copy_fields(entry))
+                result["Successful"].append(entry)
+        for entry, _, first in repeats:
+            result["Successful"].append({"Id": entry["Id"], **first.response})
+        return _json(result)
+
+    def _forward_batch(self, checked: Checked, environ: dict) -> Answer:
+        """Forward the entries that passed, then add the failed ones to moto's answer."""
+        result: dict[str, Any] = {"Successful": []}
+        if not checked.nothing_left:
+            status, headers, raw = _forward(self.moto_app, environ, checked.params)
+            if not status.startswith("200"):
+                return status, headers, raw
+            result = json.loads(raw)
+        result["Failed"] = result.get("Failed", []) + checked.failed
+        return _json(result)
+
+    # --- realism control -------------------------------------------------------------------
+
+    def configure_realism(self, request: dict[str, Any], region: str) -> dict[str, Any]:
+        """``POST /_workshop/sqs/realism`` with QueueUrl, Duplicate, Reorder and Seed."""
+        queues = MotoQueues(region, self.deleted_queues)
+        url = str(request.get("QueueUrl", ""))
+        view = queues.queue(url)
+        if view is None:
+            raise ValueError(f"No queue at {url}.")
+        if view.fifo:
+            raise ValueError(
+                "Realism applies to standard queues only: FIFO queues never duplicate or reorder."
+            )
+        self.realism.configure(
+            queues.key(url),  # type: ignore[arg-type]
+            float(request.get("Duplicate", 0)),
+            float(request.get("Reorder", 0)),
+            request.get("Seed"),
+        )
+        return {}
+
+
+def _change_visibility(front: SqsFrontEnd, params: dict, queues: MotoQueues) -> dict:
+    queues.change_visibility(
+        params["QueueUrl"], params["ReceiptHandle"], int(params["VisibilityTimeout"])
+    )
+    return {}
+
+
+def _change_visibility_batch(front: SqsFrontEnd, params: dict, queues: MotoQueues) -> dict:
+    successful, failed = [], []
+    for entry in params["Entries"]:
+        try:
+            queues.change_visibility(
+                params["QueueUrl"], entry["ReceiptHandle"], int(entry["VisibilityTimeout"])
+            )
+        except SqsError as error:
+            if error.name == "QueueDoesNotExist":
+                raise
+            failed.append(error.batch_entry(entry["Id"]))
+        else:
+            successful.append({"Id": entry["Id"]})
+    return {"Successful": successful, "Failed": failed}
+
+
+# SQS actions answered here instead of by moto, and why:
+_OWN_ACTIONS: dict[str, Callable[[SqsFrontEnd, dict, MotoQueues], dict]] = {
+    # moto counts the 12-hour visibility limit from the send, AWS from the receive
+    "ChangeMessageVisibility": _change_visibility,
+    "ChangeMessageVisibilityBatch": _change_visibility_batch,
+    # moto has no message move tasks
+    "StartMessageMoveTask": lambda front, params, queues: front.move_tasks.start(params, queues),
+    "ListMessageMoveTasks": lambda front, params, queues: front.move_tasks.list(params),
+    "CancelMessageMoveTask": lambda front, params, queues: front.move_tasks.cancel(params),
+}
+
+
+def _first_copy_fields(sent: dict[str, Any]) -> dict[str, Any]:
+    keep = ("MessageId", "MD5OfMessageBody", "MD5OfMessageAttributes", "SequenceNumber")
+    return {k: sent[k] for k in keep if k in sent}
+
+
+def _json(result: dict[str, Any]) -> Answer:
+    payload = json.dumps(result).encode()
+    headers = [
+        ("Content-Type", "application/x-amz-json-1.0"),
+        ("Content-Length", str(len(payload))),
+        ("x-amzn-RequestId", str(uuid.uuid4())),
+    ]
+    return "200 OK", headers, payload
+
+
+def _forward(app: WsgiApp, environ: dict[str, Any], params: dict[str, Any]) -> Answer:
+    """Send ``params`` to moto as the body of the original request; collect the answer."""
+    import io
+
+    body = json.dumps(params).encode()
+    request = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
+    captured: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
+        captured["status"], captured["headers"] = status, headers
+
+    chunks = app(request, start_response)
+    try:
+        raw = b"".join(chunks)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close:
+            close()
+    headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+    return captured["status"], [*headers, ("Content-Length", str(len(raw)))], raw
