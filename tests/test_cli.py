@@ -176,3 +176,35 @@ def test_module_and_console_script_show_the_commands():
     assert result.returncode == 0
     for command in ("lab", "serve", "doctor", "cleanup"):
         assert command in result.stdout
+
+
+def test_serve_offers_realism_and_message_move_tasks(serve):
+    _, first = serve
+    endpoint = first.removeprefix("endpoint: ")
+    env = {"WORKSHOP_ENDPOINT": endpoint}
+    script = """
+import json, time, workshop
+cloud = workshop.connect(participant="served", quiet=True)
+sqs = cloud.client("sqs")
+url = cloud.create_queue("realistic")
+cloud.set_sqs_realism(url, duplicate=1.0)
+sqs.send_message(QueueUrl=url, MessageBody="x")
+first = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"][0]
+again = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"][0]
+assert again["MessageId"] == first["MessageId"], "no duplicate through workshop serve"
+dlq = cloud.create_queue("dlq")
+arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+policy = {"deadLetterTargetArn": arn, "maxReceiveCount": 1}
+cloud.create_queue("src", RedrivePolicy=json.dumps(policy))
+sqs.start_message_move_task(SourceArn=arn)
+print(sqs.list_message_move_tasks(SourceArn=arn)["Results"][0]["Status"])
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() in {"RUNNING", "COMPLETED"}
