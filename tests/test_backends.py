@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -155,3 +157,46 @@ def test_aws_without_a_region_says_how_to_fix_it(server, monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     with pytest.raises(ConfigError, match="export AWS_REGION"):
         AwsBackend(read_settings("aws"))
+
+
+def test_create_queue_waits_out_the_60_seconds_after_a_delete(cloud, monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from workshop.local import sqs_limits
+
+    sqs = cloud.client("sqs")
+    sqs.delete_queue(QueueUrl=cloud.create_queue("again"))
+    calls = []
+
+    def monotonic():  # the first retry still falls inside the 60 s, the next one after them
+        calls.append(1)
+        return time.monotonic() + (0 if len(calls) < 2 else 61)
+
+    monkeypatch.setattr(sqs_limits, "time", SimpleNamespace(time=time.time, monotonic=monotonic))
+    url = cloud.create_queue("again")
+    assert url.endswith(cloud.name("again"))
+    assert "only after 60 s, so waiting" in capsys.readouterr().out
+
+
+def test_aws_create_queue_waits_until_the_new_queue_answers(server, monkeypatch):
+    aws_pointed_at(server, monkeypatch)
+    monkeypatch.setenv("WORKSHOP_AWS_ACCOUNT", "123456789012")
+    cloud = AwsBackend(read_settings("aws", "eventual"))
+    sqs = cloud.client("sqs")
+    real, failures = sqs.get_queue_attributes, []
+
+    def not_yet(**kwargs):  # AWS's eventual consistency: the first two lookups miss
+        if len(failures) < 2:
+            failures.append(1)
+            raise ClientError(
+                {"Error": {"Code": "AWS.SimpleQueueService.NonExistentQueue", "Message": ""}},
+                "GetQueueAttributes",
+            )
+        return real(**kwargs)
+
+    monkeypatch.setattr(sqs, "get_queue_attributes", not_yet)
+    url = cloud.create_queue("fresh")
+    assert len(failures) == 2
+    monkeypatch.setattr(sqs, "get_queue_attributes", real)
+    cloud.cleanup(quiet=True)
+    assert url.endswith("ws-eventual-fresh")

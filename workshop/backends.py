@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from workshop.config import WORKSHOP_TAG, ConfigError, Settings
 from workshop.local.server import answers, shared_server
@@ -126,6 +128,10 @@ class Backend:
         the participant's name and tags; attribute values may be numbers. As on AWS, asking
         again with the same attributes returns the existing queue, and with different ones
         fails with ``QueueAlreadyExists`` (change a queue with ``set_queue_attributes``).
+
+        Two AWS rules it deals with, so that re-running a notebook just works: a deleted
+        queue's name is free again only after 60 s (it waits, saying so, at most 65 s), and a
+        new queue may take a moment to be usable (it waits until it answers, at most 10 s).
         """
         name = self.name(base)
         attrs = {
@@ -135,8 +141,39 @@ class Backend:
         if fifo:
             name = name if name.endswith(".fifo") else f"{name}.fifo"
             attrs["FifoQueue"] = "true"
-        response = self.client("sqs").create_queue(QueueName=name, Attributes=attrs, tags=self.tags)
-        return response["QueueUrl"]
+        sqs = self.client("sqs")
+        deadline = time.monotonic() + 65
+        while True:
+            try:
+                url = sqs.create_queue(QueueName=name, Attributes=attrs, tags=self.tags)["QueueUrl"]
+                break
+            except ClientError as error:
+                recently = error.response["Error"]["Code"].endswith("QueueDeletedRecently")
+                if not recently or time.monotonic() > deadline:
+                    raise
+                if deadline - time.monotonic() > 64:  # say it once
+                    print(
+                        f"{name} was deleted less than 60 s ago; AWS lets its name be used "
+                        "again only after 60 s, so waiting ...",
+                        flush=True,
+                    )
+                time.sleep(1)
+        self._wait_until_usable(url)
+        return url
+
+    def _wait_until_usable(self, queue_url: str) -> None:
+        """Wait for a new queue to answer (eventual consistency on AWS; at once locally)."""
+        sqs, deadline = self.client("sqs"), time.monotonic() + 10
+        while True:
+            try:
+                sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+                return
+            except ClientError as error:
+                if "NonExistentQueue" not in error.response["Error"]["Code"]:
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def set_sqs_realism(
         self,
@@ -186,6 +223,9 @@ class LocalBackend(Backend):
             region_name=settings.region,
         )
         super().__init__(settings, session, endpoint)
+
+    def _wait_until_usable(self, queue_url: str) -> None:
+        """A local queue is usable the moment it is created."""
 
     def _client_config(self) -> Config:
         # Loopback is fast and never flaky: fail quickly instead of retrying for seconds.
