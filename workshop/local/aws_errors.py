@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 
 # Legacy (query) codes that differ from the error's short name, as the AWS SDKs list them.
 _SQS_QUERY_CODES = {
@@ -24,8 +23,6 @@ _SQS_QUERY_CODES = {
     "TooManyEntriesInBatchRequest": "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
     "UnsupportedOperation": "AWS.SimpleQueueService.UnsupportedOperation",
 }
-
-StartResponse = Callable[[str, list[tuple[str, str]]], object]
 
 
 class SqsError(Exception):

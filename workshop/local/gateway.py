@@ -12,11 +12,20 @@ import json
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import unquote
 
-from workshop.local.aws_errors import StartResponse
-from workshop.local.sqs_service import Answer, SqsFrontEnd, WsgiApp
+from moto.core import DEFAULT_ACCOUNT_ID
+
+from workshop.local.lambda_service import LambdaService
+from workshop.local.moto_state import MotoLambda
+from workshop.local.sqs_service import SqsFrontEnd
+from workshop.local.wsgi import Answer, StartResponse, WsgiApp, call, json_answer, read_body
+from workshop.local.wsgi import respond as _respond
 
 _REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
+_INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+_FUNCTION = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/?$")
+_MAPPINGS = re.compile(r"^/2015-03-31/event-source-mappings")
 CONTROL_PREFIX = "/_workshop/"
 
 
@@ -27,6 +36,11 @@ class Gateway:
         self.moto_app = moto_app
         self.default_region = default_region
         self.sqs = SqsFrontEnd(moto_app)
+        self.lambdas = LambdaService()
+
+    def serving_at(self, endpoint_url: str) -> None:
+        """Where clients reach this cloud: functions get it as their AWS_ENDPOINT_URL."""
+        self.lambdas.endpoint_url = endpoint_url
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -37,13 +51,33 @@ class Gateway:
                     target.removeprefix("AmazonSQS."), params, self._region(environ), environ
                 )
                 return _respond(start_response, answer)
-        if environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
+        invoke = _INVOKE.match(path)
+        if invoke and method == "POST":
+            answer = self.lambdas.invoke(
+                invoke["name"], environ, self._region(environ), DEFAULT_ACCOUNT_ID
+            )
+            return _respond(start_response, answer)
+        if path.startswith(CONTROL_PREFIX):
             return _respond(start_response, self._control(environ))
+        function = _FUNCTION.match(path)
+        if function and method == "DELETE":
+            answer = call(self.moto_app, environ)
+            if answer[0].startswith("2"):  # its environments go with it, as on AWS
+                self.lambdas.retire_function(unquote(function["name"]))
+            return _respond(start_response, answer)
+        if _MAPPINGS.match(path) and method in ("POST", "PUT"):
+            # moto would run the function inside SendMessage; the workshop polls instead.
+            answer = call(self.moto_app, environ)
+            MotoLambda.silence_sqs_triggers()
+            return _respond(start_response, answer)
         return self.moto_app(environ, start_response)
 
     def close(self) -> None:
-        """Stop background work (message move tasks) before the server goes away."""
+        """Stop background work (message move tasks, Lambda environments) before the server
+        goes away."""
         self.sqs.move_tasks.stop_all()
+        self.lambdas.close()
 
     def _region(self, environ: dict[str, Any]) -> str:
         match = _REGION_IN_AUTH.search(environ.get("HTTP_AUTHORIZATION", ""))
@@ -53,41 +87,20 @@ class Gateway:
         """The workshop's own calls: ``POST /_workshop/sqs/realism``."""
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
         if (method, path) != ("POST", f"{CONTROL_PREFIX}sqs/realism"):
-            return _plain(404, {"message": f"No workshop control call {method} {path}"})
+            return json_answer(404, {"message": f"No workshop control call {method} {path}"})
         request = _json_body(environ)
         if not isinstance(request, dict):
-            return _plain(400, {"message": "The body must be a JSON object."})
+            return json_answer(400, {"message": "The body must be a JSON object."})
         region = str(request.get("Region") or self.default_region)
         try:
-            return _plain(200, self.sqs.configure_realism(request, region))
+            return json_answer(200, self.sqs.configure_realism(request, region))
         except (ValueError, TypeError) as error:
-            return _plain(400, {"message": str(error)})
+            return json_answer(400, {"message": str(error)})
 
 
 def _json_body(environ: dict[str, Any]) -> Any:
     """The request body parsed as JSON (None if it is not); the body is put back for moto."""
-    import io
-
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    body = environ["wsgi.input"].read(length) if length > 0 else b""
-    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
-    try:
-        return json.loads(body or b"{}")
+        return json.loads(read_body(environ) or b"{}")
     except ValueError:
         return None
-
-
-def _plain(status: int, result: dict[str, Any]) -> Answer:
-    payload = json.dumps(result).encode()
-    reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}[status]
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
-    return f"{status} {reason}", headers, payload
-
-
-def _respond(start_response: StartResponse, answer: Answer) -> Iterable[bytes]:
-    status, headers, body = answer
-    start_response(status, headers)
-    return [body]

@@ -218,3 +218,54 @@ def _plain(attributes: Any) -> dict[str, Any]:
     """moto keeps message attributes as a dict already; copy it so the two messages don't
     share one."""
     return json.loads(json.dumps(attributes or {}))
+
+
+# --- Lambda and CloudWatch Logs ------------------------------------------------------------
+
+
+class MotoLambda:
+    """The function configurations, code and logs the local Lambda data plane needs."""
+
+    def __init__(self, account: str, region: str):
+        from moto.awslambda.models import lambda_backends
+        from moto.logs.models import logs_backends
+
+        self.account, self.region = account, region
+        self._lambda = lambda_backends[account][region]
+        self._logs = logs_backends[account][region]
+
+    def function(self, name_or_arn: str, qualifier: str | None) -> tuple[dict, bytes] | None:
+        """The function's configuration (as GetFunctionConfiguration returns it) and zip code,
+        or None if there is no such function or version."""
+        from moto.awslambda.exceptions import UnknownFunctionException
+
+        try:
+            fn = self._lambda.get_function(name_or_arn, qualifier)
+        except UnknownFunctionException:
+            return None
+        if fn is None:
+            return None
+        configuration = dict(fn.get_configuration())
+        configuration["ReservedConcurrentExecutions"] = fn.reserved_concurrency
+        return configuration, fn.code_bytes
+
+    def function_exists(self, name: str) -> bool:
+        return self.function(name, None) is not None
+
+    def put_logs(self, group: str, stream: str, events: list[dict]) -> None:
+        """Append events (``{"timestamp": ms, "message": str}``), creating group and stream the
+        way Lambda does: untagged, on first use."""
+        if group not in self._logs.groups:
+            self._logs.create_log_group(group, tags={})
+        if stream not in self._logs.groups[group].streams:
+            self._logs.create_log_stream(group, stream)
+        self._logs.put_log_events(group, stream, events)
+
+    @staticmethod
+    def silence_sqs_triggers() -> None:
+        """Detach event source mappings from moto's queues: moto would invoke the function
+        inside SendMessage, synchronously and one message at a time, which Lambda never does."""
+        for region_backends in list(sqs_backends.values()):
+            for backend in list(region_backends.values()):
+                for queue in list(backend.queues.values()):
+                    queue.lambda_event_source_mappings.clear()

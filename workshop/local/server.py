@@ -75,6 +75,7 @@ class LocalServer:
         self._server = make_server(
             "127.0.0.1", self._port, app, threaded=True, request_handler=_QuietHandler
         )
+        app.serving_at(self.endpoint_url)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="workshop-local-cloud", daemon=True
         )

@@ -16,18 +16,16 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
-from workshop.local.aws_errors import SqsError, StartResponse
+from workshop.local.aws_errors import SqsError
 from workshop.local.fifo_dedup import DeduplicationWindow, deduplication_id
 from workshop.local.moto_state import MotoQueues
 from workshop.local.move_tasks import MessageMoveTasks
 from workshop.local.realism import Realism
 from workshop.local.sqs_limits import Checked, DeletedQueues, check_request
-
-WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-Answer = tuple[str, list[tuple[str, str]], bytes]
+from workshop.local.wsgi import Answer, WsgiApp, call, json_answer
 
 
 class SqsFrontEnd:
@@ -235,32 +233,11 @@ def _first_copy_fields(sent: dict[str, Any]) -> dict[str, Any]:
 
 
 def _json(result: dict[str, Any]) -> Answer:
-    payload = json.dumps(result).encode()
-    headers = [
-        ("Content-Type", "application/x-amz-json-1.0"),
-        ("Content-Length", str(len(payload))),
-        ("x-amzn-RequestId", str(uuid.uuid4())),
-    ]
-    return "200 OK", headers, payload
+    return json_answer(
+        200, result, [("x-amzn-RequestId", str(uuid.uuid4()))], "application/x-amz-json-1.0"
+    )
 
 
 def _forward(app: WsgiApp, environ: dict[str, Any], params: dict[str, Any]) -> Answer:
     """Send ``params`` to moto as the body of the original request; collect the answer."""
-    import io
-
-    body = json.dumps(params).encode()
-    request = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
-    captured: dict[str, Any] = {}
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
-        captured["status"], captured["headers"] = status, headers
-
-    chunks = app(request, start_response)
-    try:
-        raw = b"".join(chunks)
-    finally:
-        close = getattr(chunks, "close", None)
-        if close:
-            close()
-    headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
-    return captured["status"], [*headers, ("Content-Length", str(len(raw)))], raw
+    return call(app, environ, json.dumps(params).encode())

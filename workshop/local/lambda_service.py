@@ -1,0 +1,429 @@
+"""Lambda's data plane on the local backend: Invoke runs the function's code.
+
+moto keeps the functions (create, update, configure, delete, versions); this module answers
+``Invoke`` by running the code in execution environments (:mod:`workshop.local.environment`),
+never in Docker. The lifecycle is AWS's: an environment is created on demand (a cold start,
+with Init measured), reused while warm, one invocation at a time; concurrent calls get more
+environments up to the reserved concurrency and a local ceiling, beyond which Invoke is
+throttled with AWS's 429; idle environments retire after a keep-alive; and a change to the
+code or configuration retires the old ones, as on AWS.
+
+Every invocation leaves START, END and REPORT lines in AWS's format, with the function's own
+output, in CloudWatch Logs (``/aws/lambda/<name>``, one stream per environment).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import math
+import os
+import queue
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from workshop.local.environment import Environment, EnvironmentDied, FunctionSpec, Outcome
+from workshop.local.moto_state import MotoLambda
+from workshop.local.wsgi import Answer, json_answer, read_body
+
+LOCAL_CEILING = int(os.environ.get("WORKSHOP_LAMBDA_MAX_ENVIRONMENTS", "32"))
+"""Environments per function at most, whatever the reserved concurrency (a laptop's limit)."""
+KEEP_ALIVE_S = float(os.environ.get("WORKSHOP_LAMBDA_KEEP_ALIVE", "60"))
+"""Seconds an idle environment is kept warm (AWS does not publish its own; it varies)."""
+INIT_LIMIT_S = 10.0  # AWS limits Init to 10 s
+TAIL_BYTES = 4096  # LogType=Tail returns the last 4 KB of the invocation's log
+
+
+class Throttled(Exception):
+    """No environment may start: the reserved concurrency or the local ceiling is reached."""
+
+
+@dataclass
+class Pool:
+    """The environments of one function version with one code and configuration."""
+
+    revision: str
+    spec: FunctionSpec
+    idle: list[Environment] = field(default_factory=list)
+    busy: int = 0
+    environments: list[Environment] = field(default_factory=list)
+
+
+class LambdaService:
+    def __init__(self, endpoint_url: str | None = None):
+        self.endpoint_url = endpoint_url
+        self._pools: dict[tuple[str, str, str], Pool] = {}
+        self._lock = threading.Lock()
+        self._code_root = Path(tempfile.mkdtemp(prefix="workshop-lambda-"))
+        self._logs: queue.Queue[tuple[MotoLambda, str, str, list[dict]] | None] = queue.Queue()
+        self._stopping = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._ship_logs, name="lambda-logs", daemon=True),
+            threading.Thread(target=self._reap, name="lambda-keep-alive", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    # --- the Invoke API --------------------------------------------------------------------
+
+    def invoke(self, path_name: str, environ: dict[str, Any], region: str, account: str) -> Answer:
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        qualifier = query.get("Qualifier", [None])[0]
+        name = unquote(path_name)
+        moto = MotoLambda(account, region)
+        found = moto.function(name, qualifier)
+        if found is None:
+            arn = (
+                name
+                if name.startswith("arn:")
+                else (f"arn:aws:lambda:{region}:{account}:function:{name}")
+            )
+            return _error(404, "ResourceNotFoundException", f"Function not found: {arn}")
+        configuration, code = found
+        payload = read_body(environ)
+        kind = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
+        if kind == "DryRun":
+            return "204 No Content", [("x-amzn-RequestId", str(uuid.uuid4()))], b""
+        try:
+            json.loads(payload or b"{}")
+        except ValueError:
+            return _error(
+                400,
+                "InvalidRequestContentException",
+                "Could not parse request body into json: Unrecognized token",
+            )
+        pool = self._pool(moto, configuration, code, region)
+        request_id = str(uuid.uuid4())
+        if kind == "Event":
+            threading.Thread(
+                target=self._run_async,
+                args=(moto, pool, request_id, payload),
+                name="lambda-event",
+                daemon=True,
+            ).start()
+            return "202 Accepted", [("x-amzn-RequestId", request_id)], b""
+        try:
+            outcome, log_text = self._run(moto, pool, request_id, payload)
+        except Throttled:
+            return _error(
+                429,
+                "TooManyRequestsException",
+                "Rate Exceeded.",
+                {"Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"},
+            )
+        headers = [
+            ("Content-Type", "application/json"),
+            ("x-amzn-RequestId", request_id),
+            ("X-Amz-Executed-Version", pool.spec.version),
+        ]
+        if outcome.error:
+            headers.append(("X-Amz-Function-Error", outcome.error))
+        if environ.get("HTTP_X_AMZ_LOG_TYPE") == "Tail":
+            tail = log_text.encode()[-TAIL_BYTES:]
+            headers.append(("X-Amz-Log-Result", base64.b64encode(tail).decode()))
+        return "200 OK", headers, outcome.payload
+
+    # --- environments ------------------------------------------------------------------------
+
+    def _pool(self, moto: MotoLambda, configuration: dict, code: bytes, region: str) -> Pool:
+        """The pool for this version's current code and configuration; older pools of the same
+        version retire (this is how a configuration change forces a cold start)."""
+        revision = hashlib.sha256(
+            json.dumps(
+                {
+                    k: configuration.get(k)
+                    for k in (
+                        "CodeSha256",
+                        "Handler",
+                        "Runtime",
+                        "MemorySize",
+                        "Timeout",
+                        "Environment",
+                    )
+                },
+                sort_keys=True,
+                default=str,
+            ).encode()
+        ).hexdigest()[:16]
+        key = (region, configuration["FunctionArn"], configuration.get("Version", "$LATEST"))
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is not None and pool.revision == revision:
+                return pool
+            old, pool = pool, Pool(revision, self._spec(configuration, code, region))
+            self._pools[key] = pool
+        if old is not None:
+            self._retire_pool(old)
+        return pool
+
+    def _spec(self, configuration: dict, code: bytes, region: str) -> FunctionSpec:
+        code_dir = self._code_root / configuration["CodeSha256"].replace("/", "_")[:40]
+        if not code_dir.exists():
+            staging = Path(tempfile.mkdtemp(dir=self._code_root))
+            with zipfile.ZipFile(io.BytesIO(code)) as archive:
+                archive.extractall(staging)
+            try:
+                staging.rename(code_dir)
+            except OSError:  # another thread unpacked the same code first
+                shutil.rmtree(staging, ignore_errors=True)
+        variables = (configuration.get("Environment") or {}).get("Variables") or {}
+        return FunctionSpec(
+            name=configuration["FunctionName"],
+            arn=configuration["FunctionArn"],
+            version=configuration.get("Version", "$LATEST"),
+            handler=configuration["Handler"],
+            runtime=configuration.get("Runtime") or "python3.12",
+            code_dir=code_dir,
+            memory_mb=int(configuration.get("MemorySize") or 128),
+            timeout_s=float(configuration.get("Timeout") or 3),
+            variables=dict(variables),
+            region=region,
+            endpoint_url=self.endpoint_url,
+        )
+
+    def _acquire(self, pool: Pool, reserved: int | None) -> Environment | str | None:
+        """An idle environment, or "cold" if a new one may start, or None if throttled.
+
+        Concurrency is the number of invocations running at once: reserved concurrency caps
+        it (0 stops the function), and the local ceiling caps the environments.
+        """
+        limit = LOCAL_CEILING if reserved is None else min(int(reserved), LOCAL_CEILING)
+        with self._lock:
+            if pool.busy >= limit:
+                return None
+            while pool.idle:
+                environment = pool.idle.pop()
+                if environment.alive:
+                    pool.busy += 1
+                    return environment
+                pool.environments.remove(environment)
+            if len(pool.environments) >= LOCAL_CEILING:
+                return None
+            pool.busy += 1
+            return "cold"
+
+    def _cold_start(self, pool: Pool) -> Environment:
+        stream = f"{datetime.now(UTC):%Y/%m/%d}/[{pool.spec.version}]{uuid.uuid4().hex}"
+        environment = Environment(pool.spec, stream)
+        with self._lock:
+            pool.environments.append(environment)
+        return environment
+
+    def _release(self, pool: Pool, environment: Environment | None) -> None:
+        with self._lock:
+            pool.busy -= 1
+            if environment is None:
+                return
+            if environment.alive and self._pools.get(self._key_of(pool)) is pool:
+                pool.idle.append(environment)
+                return
+            if environment in pool.environments:
+                pool.environments.remove(environment)
+        environment.retire()
+
+    def _key_of(self, pool: Pool) -> tuple[str, str, str]:
+        return (pool.spec.region, pool.spec.arn, pool.spec.version)
+
+    # --- running an invocation -------------------------------------------------------------
+
+    def _run(
+        self, moto: MotoLambda, pool: Pool, request_id: str, payload: bytes
+    ) -> tuple[Outcome, str]:
+        """Run one event to its outcome and log text; raise :class:`Throttled`."""
+        configuration = moto.function(pool.spec.arn, pool.spec.version)
+        reserved = configuration[0].get("ReservedConcurrentExecutions") if configuration else None
+        for _attempt in range(3):  # an environment that died idle gives the event to another
+            got = self._acquire(pool, reserved)
+            if got is None:
+                raise Throttled
+            environment: Environment | None = None
+            try:
+                if got == "cold":
+                    environment = self._cold_start(pool)
+                    try:
+                        environment.wait_ready(INIT_LIMIT_S)
+                    except EnvironmentDied:
+                        outcome = _init_failure(environment)
+                        return outcome, self._log(moto, environment, request_id, outcome)
+                else:
+                    environment = got  # type: ignore[assignment]
+                try:
+                    outcome = environment.invoke(request_id, payload)
+                except EnvironmentDied:
+                    continue
+                return outcome, self._log(moto, environment, request_id, outcome)
+            finally:
+                self._release(pool, environment)
+        outcome = Outcome(
+            json.dumps(
+                {
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": f"RequestId: {request_id} Error: Runtime exited without "
+                    "providing a reason",
+                }
+            ).encode(),
+            "Unhandled",
+            0.0,
+            None,
+            0,
+        )
+        return outcome, ""
+
+    def _run_async(self, moto: MotoLambda, pool: Pool, request_id: str, payload: bytes) -> None:
+        """An Event invocation: Lambda queues it and retries throttles; so do we, bounded."""
+        deadline = time.monotonic() + 60
+        while not self._stopping.is_set() and time.monotonic() < deadline:
+            try:
+                self._run(moto, pool, request_id, payload)
+            except Throttled:
+                time.sleep(0.05)
+            else:
+                return
+
+    # --- logs ------------------------------------------------------------------------------
+
+    def _log(
+        self, moto: MotoLambda, environment: Environment, request_id: str, outcome: Outcome
+    ) -> str:
+        """The invocation's log as Lambda writes it; shipped to CloudWatch Logs in the
+        background, returned for LogType=Tail."""
+        spec = environment.spec
+        billed = math.ceil(outcome.duration_ms + (outcome.init_ms or 0))
+        report = (
+            f"REPORT RequestId: {request_id}\tDuration: {outcome.duration_ms:.2f} ms\t"
+            f"Billed Duration: {billed} ms\tMemory Size: {spec.memory_mb} MB\t"
+            f"Max Memory Used: {outcome.max_memory_mb} MB"
+        )
+        if outcome.init_ms is not None:
+            report += f"\tInit Duration: {outcome.init_ms:.2f} ms"
+        lines = [
+            f"START RequestId: {request_id} Version: {spec.version}",
+            *outcome.log_lines,
+            f"END RequestId: {request_id}",
+            report,
+        ]
+        now = int(time.time() * 1000)
+        events = [{"timestamp": now, "message": line} for line in lines]
+        self._logs.put((moto, f"/aws/lambda/{spec.name}", environment.log_stream, events))
+        return "\n".join(lines) + "\n"
+
+    def _ship_logs(self) -> None:
+        while True:
+            item = self._logs.get()
+            if item is None:
+                return
+            moto, group, stream, events = item
+            try:
+                moto.put_logs(group, stream, events)
+            except Exception:  # a deleted function's group, say: logs are best effort
+                continue
+
+    def flush_logs(self, timeout: float = 5.0) -> None:
+        """Wait until every log line so far is in CloudWatch Logs (tests and notebooks)."""
+        deadline = time.monotonic() + timeout
+        while not self._logs.empty() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    # --- keep-alive and shutdown -------------------------------------------------------------
+
+    def _reap(self) -> None:
+        while not self._stopping.wait(1.0):
+            now = time.monotonic()
+            retire = []
+            with self._lock:
+                for pool in self._pools.values():
+                    for environment in list(pool.idle):
+                        if now - environment.last_used > KEEP_ALIVE_S or not environment.alive:
+                            pool.idle.remove(environment)
+                            pool.environments.remove(environment)
+                            retire.append(environment)
+            for environment in retire:
+                environment.retire()
+
+    def _retire_pool(self, pool: Pool) -> None:
+        with self._lock:
+            idle, pool.idle = pool.idle, []
+            for environment in idle:
+                pool.environments.remove(environment)
+        for environment in idle:
+            environment.retire()
+
+    def retire_function(self, name_or_arn: str) -> None:
+        """Retire the environments of a deleted function, every version of it: the idle ones
+        now, the busy ones when their invocation ends."""
+        name = name_or_arn.split(":function:")[-1].split(":")[0]
+        with self._lock:
+            gone = [k for k, p in self._pools.items() if p.spec.name == name]
+            pools = [self._pools.pop(k) for k in gone]
+        for pool in pools:
+            self._retire_pool(pool)
+
+    def environments(self) -> list[dict[str, Any]]:
+        """What is running now, for tests and the notebooks' curiosity."""
+        with self._lock:
+            return [
+                {
+                    "function": p.spec.name,
+                    "environment": e.id,
+                    "pid": e.process.pid,
+                    "invocations": e.invocations,
+                    "alive": e.alive,
+                }
+                for p in self._pools.values()
+                for e in p.environments
+            ]
+
+    def close(self) -> None:
+        """Retire every environment and stop the background threads."""
+        self._stopping.set()
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            for environment in list(pool.environments):
+                environment.retire()
+        self._logs.put(None)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        shutil.rmtree(self._code_root, ignore_errors=True)
+
+
+def _init_failure(environment: Environment) -> Outcome:
+    body = (
+        environment.init_error
+        or json.dumps(
+            {
+                "errorType": "Runtime.ExitError",
+                "errorMessage": "RequestId:  Error: Runtime exited before it was ready",
+            }
+        ).encode()
+    )
+    try:
+        error = json.loads(body)
+        error["requestId"] = ""
+        body = json.dumps(error).encode()
+    except ValueError:
+        pass
+    return Outcome(
+        body,
+        "Unhandled",
+        0.0,
+        environment.init_ms,
+        environment.max_memory_mb(),
+        environment.take_lines(),
+    )
+
+
+def _error(status: int, code: str, message: str, extra: dict | None = None) -> Answer:
+    headers = [("x-amzn-ErrorType", code), ("x-amzn-RequestId", str(uuid.uuid4()))]
+    return json_answer(status, {"Type": "User", "message": message, **(extra or {})}, headers)
