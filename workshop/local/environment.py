@@ -206,7 +206,7 @@ class Environment:
             if not self.alive:
                 self.retire()
                 raise EnvironmentDied("the process ended before it took the event")
-        started = time.perf_counter()
+        started = delivery.sent_at
         timeout_at = started + spec.timeout_s
         answer = None
         while answer is None:

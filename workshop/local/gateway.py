@@ -44,6 +44,9 @@ class Gateway:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith("Logs_"):
+            # Lambda's log lines are shipped in the background; let a reader see them all.
+            self.lambdas.flush_logs()
         if target.startswith("AmazonSQS."):
             params = _json_body(environ)
             if isinstance(params, dict):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
@@ -34,6 +35,8 @@ class Delivery:
     deadline_ms: int
     function_arn: str
     handed_over: threading.Event = field(default_factory=threading.Event)
+    sent_at: float = 0.0
+    """``time.perf_counter()`` when the event went out: the start of Duration."""
 
 
 class RuntimeListener(Protocol):
@@ -105,6 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Retired:
             self.close_connection = True
             return
+        delivery.sent_at = time.perf_counter()
         try:
             self._send(
                 200,
