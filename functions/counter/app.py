@@ -1,13 +1,15 @@
 """What an execution environment keeps between invocations, and what it does not promise."""
 
 import os
+import tempfile
 import time
 import uuid
 
 ENVIRONMENT_ID = uuid.uuid4().hex[:8]  # made once per environment, during Init
 INVOCATIONS = 0
 STARTED = time.time()
-SCRATCH = "/tmp/workshop-counter.txt"  # /tmp survives while the environment is warm
+# /tmp on Lambda (gettempdir() finds it there); it survives while the environment is warm.
+SCRATCH = os.path.join(tempfile.gettempdir(), "workshop-counter.txt")
 
 
 def handler(event, context):

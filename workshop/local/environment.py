@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -103,6 +105,9 @@ class Environment:
         self.invocations = 0
         self.init_ms: float | None = None
         self._init_reported = False
+        # Each environment has a /tmp of its own, as on AWS; code finds it through TMPDIR
+        # (tempfile.gettempdir()), since a process here cannot be given its own /tmp.
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"env-{self.id}-"))
         self._api = RuntimeApiServer(self)
         started = time.perf_counter()
         self.process = subprocess.Popen(
@@ -128,6 +133,7 @@ class Environment:
             "PYTHONPATH": str(spec.code_dir),
             "PYTHONUNBUFFERED": "1",
             "LAMBDA_TASK_ROOT": str(spec.code_dir),
+            "TMPDIR": str(self.tmp),
             "AWS_LAMBDA_RUNTIME_API": self._api.address,
             "_HANDLER": spec.handler,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
@@ -315,6 +321,7 @@ class Environment:
         if self.process.stdout is not None:
             self.process.stdout.close()
         self._api.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def _timed_out(request_id: str, spec: FunctionSpec) -> dict:
