@@ -8,6 +8,7 @@ import time
 
 import pandas as pd
 import pytest
+from botocore.exceptions import ClientError
 
 import workshop
 from workshop.exercises import nb01
@@ -35,11 +36,21 @@ def no_check_threads_left(seconds: float = 5.0) -> bool:
 
 
 def test_q1_right_wrong_and_untouched():
-    assert nb01.q1.evaluate(10).status == "correct"
-    for wrong in (1, 12, "ten"):
+    for right in (129_600, 129_600.0, 30 * 24 * 3600 / 20):
+        outcome = nb01.q1.evaluate(right)
+        assert outcome.status == "correct", outcome.message
+    for wrong, says in (
+        (30 * 24 * 3600, "one request per second"),  # as if each poll answered at once
+        (4_320, "one day"),
+        (2_160, "units"),
+        (10, "Not quite"),
+        (True, "number"),
+        ("lots", "number"),
+    ):
         outcome = nb01.q1.evaluate(wrong)
         assert outcome.status == "incorrect"
-        assert "10" not in outcome.message
+        assert says in outcome.message
+        assert "129" not in outcome.message and "20 s" not in outcome.message
     assert nb01.q1.evaluate(...).status == "not attempted"
 
 
@@ -94,6 +105,12 @@ def counts_bodies(sqs, queue_url, bodies):
     return len(bodies)
 
 
+def deletes_the_queue(sqs, queue_url, bodies):
+    calls = send_in_batches(sqs, queue_url, bodies)
+    sqs.delete_queue(QueueUrl=queue_url)
+    return calls
+
+
 def test_q2_right_answer(current):
     outcome = nb01.q2.evaluate(send_in_batches)
     assert outcome.status == "correct", outcome.message
@@ -107,6 +124,7 @@ def test_q2_right_answer(current):
         (small_batches, "fewer calls"),
         (one_big_batch, "TooManyEntriesInBatchRequest"),
         (counts_bodies, "returned 25, but that is not"),
+        (deletes_the_queue, "queue no longer exists"),
     ],
 )
 def test_q2_wrong_answers(current, wrong, says):
@@ -201,6 +219,21 @@ def receives_without_deleting(sqs, queue_url):
     return count
 
 
+def one_per_receive(sqs, queue_url):
+    deleted = 0
+    while messages := sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get(
+        "Messages", []
+    ):
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+            ],
+        )
+        deleted += len(messages)
+    return deleted
+
+
 def returns_nothing(sqs, queue_url):
     drain(sqs, queue_url)
 
@@ -216,6 +249,7 @@ def test_q3_right_answer(current):
         (short_polls, "short polls"),
         (receives_once, "were not deleted"),
         (deletes_singly, "one at a time"),
+        (one_per_receive, "ask for up to ten per receive"),
         (receives_without_deleting, "were not deleted"),
         (returns_nothing, "as an int"),
     ],
@@ -247,7 +281,23 @@ def test_q3_a_drain_that_never_stops_fails_in_bounded_time(current, monkeypatch)
     assert time.monotonic() - started < 6
     assert outcome.status == "incorrect"
     assert "did not return within" in outcome.message
+    assert "Restart" in outcome.message
     assert no_check_threads_left(), "the learner's loop kept running after the check"
+
+
+def test_q3_a_failure_of_the_checker_itself_is_not_blamed_on_the_learner(current, monkeypatch):
+    def refused(sqs, queue_url, bodies):
+        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "busy"}}, "Send")
+
+    monkeypatch.setattr(nb01, "send_bodies", refused)
+    outcome = nb01.q3.evaluate(drain)
+    assert outcome.status == "incorrect"
+    assert "not your code" in outcome.message and "ServiceUnavailable" in outcome.message
+
+
+def test_q2_and_q3_say_that_they_are_checking(current, capsys):
+    nb01.q3.evaluate(drain)
+    assert "Checking `drain`" in capsys.readouterr().out
 
 
 # --- q4 ---------------------------------------------------------------------------------------
@@ -281,7 +331,9 @@ def test_q4_wrong_answers(wrong):
 
 def test_q4_needs_a_name_and_the_summary():
     assert "not a strategy" in nb01.q4.evaluate("polling", SUMMARY).message
-    assert "second argument" in nb01.q4.evaluate("short poll, tight loop").message
+    outcome = nb01.q4.evaluate("short poll, tight loop")
+    assert "second argument" in outcome.message
+    assert "result.summary" in outcome.message, "names the notebook's own variable"
     assert nb01.q4.evaluate(3, SUMMARY).status == "incorrect"
 
 

@@ -102,14 +102,35 @@ def test_missing_messages_are_reported_by_the_deadline(cloud):
 
 
 def test_messages_of_an_earlier_run_are_ignored(cloud, sqs):
-    url = cloud.create_queue(f"polling-{LONG.slug}")
+    url = cloud.create_queue(f"polling-{LONG.slug}-reused")
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"run": "old", "seq": 0, "sent_at": 0}))
     result = polling.compare_polling(
-        cloud, messages=3, mean_interval=0.02, strategies=(LONG,), progress=False
+        cloud, messages=3, mean_interval=0.02, strategies=(LONG,), progress=False, suffix="reused"
     )
     r = row(result.summary, "long")
     assert r["delivered"] == 3 and r["duplicates"] == 0
     assert (result.messages["latency_ms"] < 5_000).all()
+
+
+def queue_names(sqs, cloud) -> list[str]:
+    urls = sqs.list_queues(QueueNamePrefix=cloud.prefix).get("QueueUrls", [])
+    return sorted(url.rsplit("/", 1)[-1] for url in urls)
+
+
+def test_a_rerun_uses_fresh_queues_and_leaves_none(cloud, sqs):
+    # Two runs back to back: with fixed names the second would meet AWS's 60-second rule for a
+    # deleted queue's name (the local cloud enforces it too) and wait a minute.
+    started = time.perf_counter()
+    for _ in range(2):
+        result = polling.compare_polling(
+            cloud, messages=2, mean_interval=0.02, strategies=(LONG,), progress=False
+        )
+        assert result.missing == 0
+        backlog.compare_consumers(
+            cloud, consumer_counts=(1,), producers=1, messages_per_producer=2, progress=False
+        )
+        assert queue_names(sqs, cloud) == [], "an experiment left its queue behind"
+    assert time.perf_counter() - started < 15
 
 
 def test_arrivals_are_seeded():

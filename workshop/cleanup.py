@@ -31,7 +31,10 @@ _GONE = {
 def cleanup(cloud: Backend, *, quiet: bool = False) -> list[str]:
     """Delete the participant's resources on ``cloud``; return (and print) what was removed."""
     removed: list[str] = []
-    for sweep in (_event_source_mappings, _http_apis, _functions, _log_groups, _queues, _roles):
+    touched = _services_that_may_hold_resources(cloud)
+    for service, sweep in _SWEEPS:
+        if touched is not None and service not in touched:
+            continue
         for label, delete in sweep(cloud):
             try:
                 delete()
@@ -47,6 +50,18 @@ def cleanup(cloud: Backend, *, quiet: bool = False) -> list[str]:
         count = f"{len(removed)} resource{'s' if len(removed) != 1 else ''}"
         print(f"Removed {count} of {who}." if removed else f"Nothing to remove for {who}.")
     return removed
+
+
+def _services_that_may_hold_resources(cloud: Backend) -> set[str] | None:
+    """The services worth sweeping, or None for all of them.
+
+    A kernel's private local cloud holds only what this kernel made through its clients, so
+    services it never called are skipped (creating their clients costs seconds). A shared
+    cloud (``workshop serve``) or a real account may hold resources made elsewhere.
+    """
+    if cloud.kind != "local" or cloud.settings.endpoint:
+        return None
+    return set(cloud.request_counts()["service"])
 
 
 def _queues(cloud: Backend) -> Iterator[Deletion]:
@@ -157,3 +172,14 @@ def _ignore_gone(call: Callable[[], object]):
         if error.response["Error"]["Code"] in _GONE:
             return None
         raise
+
+
+# (service, sweep) in dependency order: mappings before functions and queues, policies with roles.
+_SWEEPS: list[tuple[str, Callable[[Backend], Iterator[Deletion]]]] = [
+    ("lambda", _event_source_mappings),
+    ("apigatewayv2", _http_apis),
+    ("lambda", _functions),
+    ("logs", _log_groups),
+    ("sqs", _queues),
+    ("iam", _roles),
+]

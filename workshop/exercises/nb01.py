@@ -1,6 +1,6 @@
 """Exercises of notebook 01, SQS fundamentals: ``from workshop.exercises import nb01``.
 
-- ``q1``: the most messages one ReceiveMessage can return (a number).
+- ``q1``: how many requests a consumer long-polling an empty queue makes in 30 days (a number).
 - ``q2``: ``send_in_batches(sqs, queue_url, bodies) -> int``, the number of batch calls made.
 - ``q3``: ``drain(sqs, queue_url) -> int``, long-polling and batch-deleting until empty.
 - ``q4``: which polling strategy made the most receive calls per message, from the learner's own
@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 
 import workshop
 from workshop.data import upload_messages
-from workshop.exercises.core import CheckedExercise, Incorrect, ValueExercise
+from workshop.exercises.core import CheckedExercise, Incorrect
 
 TIME_LIMIT_SECONDS = 30.0
 """How long a learner's function may run: room for one 20 s long poll, the longest SQS allows."""
@@ -89,6 +89,7 @@ def run_bounded(
     """
     seconds = TIME_LIMIT_SECONDS if seconds is None else seconds
     outcome: dict[str, Any] = {}
+    print(f"Checking `{name}` (at most {seconds:.0f} s) ...", flush=True)
 
     def target() -> None:
         try:
@@ -102,12 +103,30 @@ def run_bounded(
     if thread.is_alive():
         raise Incorrect(
             f"`{name}` did not return within {seconds:.0f} s. Does every loop in it end, for "
-            "example when a receive comes back with no messages?"
+            "example when a receive comes back with no messages? (If it keeps running after "
+            "this check, Kernel > Restart stops it.)"
         )
     if "error" in outcome:
         error = outcome["error"]
         raise Incorrect(f"`{name}` raised {type(error).__name__}: {error}")
     return outcome["value"]
+
+
+@contextmanager
+def checker_step(what: str) -> Iterator[None]:
+    """The checker's own SQS calls: an AWS error there is not the learner's fault, say so."""
+    try:
+        yield
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "an error")
+        if "NonExistentQueue" in code or code.endswith("QueueDoesNotExist"):
+            raise Incorrect(
+                "The checker's queue no longer exists. Does your function delete the queue? "
+                "It should delete messages only."
+            ) from None
+        raise Incorrect(
+            f"The checker could not {what} ({code}). That is not your code: run the cell again."
+        ) from None
 
 
 @contextmanager
@@ -118,7 +137,8 @@ def scratch_queue(purpose: str) -> Iterator[tuple[workshop.Backend, str]]:
     it was deleted, and leftovers of an earlier check must not count in this one.
     """
     cloud = workshop.current()
-    url = cloud.create_queue(f"check-{purpose}-{secrets.token_hex(3)}")
+    with checker_step("create its queue"):
+        url = cloud.create_queue(f"check-{purpose}-{secrets.token_hex(3)}")
     try:
         yield cloud, url
     finally:
@@ -178,16 +198,51 @@ def _require_count(result: Any, what: str) -> int:
 
 # --- q1 ---------------------------------------------------------------------------------------
 
-q1 = ValueExercise(
-    "The most messages one ReceiveMessage call can return",
-    expected=10,
+Q1_DAYS = 30
+Q1_WAIT_SECONDS = 20
+Q1_EXPECTED = Q1_DAYS * 24 * 3600 // Q1_WAIT_SECONDS
+
+
+def _judge_idle_requests(answer: Any) -> str:
+    if isinstance(answer, bool) or not isinstance(answer, int | float):
+        raise Incorrect(f"Answer with a number of requests; got {type(answer).__name__}.")
+
+    def near(value: float) -> bool:
+        return math.isclose(answer, value, rel_tol=0.01)
+
+    if near(Q1_EXPECTED):
+        return (
+            f"Each empty long poll lasts {Q1_WAIT_SECONDS} s, so {Q1_DAYS} days make "
+            f"{Q1_EXPECTED:,} requests: about {Q1_EXPECTED / 1e6:.0%} of the free million a "
+            "month, for a consumer that never receives anything."
+        )
+    if near(Q1_DAYS * 24 * 3600):
+        raise Incorrect(
+            "That is one request per second. On an empty queue a long poll does not answer at "
+            "once: how long does each one last?"
+        )
+    if near(Q1_EXPECTED / Q1_DAYS):
+        raise Incorrect(f"That is one day's worth; the consumer runs for {Q1_DAYS} days.")
+    if near(Q1_EXPECTED / 60) or near(Q1_EXPECTED / 3600):
+        raise Incorrect("Check your units: WaitTimeSeconds counts seconds.")
+    raise Incorrect(
+        "Not quite. How long does one receive last while the queue stays empty, and how many "
+        f"of those fit into {Q1_DAYS} days?"
+    )
+
+
+q1 = CheckedExercise(
+    "Requests an idle long-polling consumer makes in 30 days",
+    _judge_idle_requests,
     hint=(
-        "Ask the queue: call `sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=15)`"
-        " and read the error, which states the allowed range."
+        "Section 6 timed one receive with WaitTimeSeconds=1 on an empty queue. With 20, each"
+        " empty receive takes 20 s; count the seconds in 30 days of 24 hours."
     ),
     solution=(
-        "`answer = 10`: `MaxNumberOfMessages` accepts 1 to 10 and defaults to 1, so a consumer"
-        " that wants batches must ask for them."
+        "`answer = 30 * 24 * 3600 / 20`, that is 129,600: on an empty queue each long poll waits"
+        " its full 20 s and comes back empty, so the consumer makes one request every 20 s. A"
+        " short-poll loop makes one request per round trip instead: at 10 ms a round trip,"
+        " about 259 million requests a month, roughly $100 at $0.40 per million."
     ),
 )
 
@@ -219,7 +274,8 @@ def _judge_send_in_batches(send_in_batches: Any) -> str:
                 f"{len(failed)} batch entries failed, for example {first.get('Code')}: "
                 f"{first.get('Message')}. Check the Failed list of each response."
             )
-        arrived = Counter(receive_bodies(cloud.client("sqs"), url, len(bodies)))
+        with checker_step("read back its queue"):
+            arrived = Counter(receive_bodies(cloud.client("sqs"), url, len(bodies)))
         wanted = Counter(bodies)
         missing = sum((wanted - arrived).values())
         extra = sum((arrived - wanted).values())
@@ -277,7 +333,8 @@ Q3_MESSAGES = 23
 def _judge_drain(drain: Any) -> str:
     _require_function(drain, "drain")
     with scratch_queue("q3") as (cloud, url):
-        sent = set(send_bodies(cloud.client("sqs"), url, upload_messages(Q3_MESSAGES)))
+        with checker_step("fill its queue"):
+            sent = set(send_bodies(cloud.client("sqs"), url, upload_messages(Q3_MESSAGES)))
         sqs = Recorder(cloud.client("sqs"))
         started = time.perf_counter()
         result = run_bounded(drain, (sqs, url), "drain")
@@ -290,6 +347,13 @@ def _judge_drain(drain: Any) -> str:
             raise Incorrect(
                 f"{len(short)} of your {len(receives)} receives were short polls "
                 "(WaitTimeSeconds 0 or not given): make each receive wait for messages."
+            )
+        few = [c for c in receives if int(c.params.get("MaxNumberOfMessages", 1)) < 10]
+        if few:
+            raise Incorrect(
+                f"{len(few)} of your {len(receives)} receives asked for fewer messages than one "
+                "receive can return (without MaxNumberOfMessages a receive returns at most "
+                "one): ask for up to ten per receive."
             )
         if sqs.calls_to("delete_message"):
             raise Incorrect(
@@ -364,7 +428,7 @@ def _judge_costliest(answer: Any, summary: Any = None) -> str:
     ):
         raise Incorrect(
             "Pass the summary of your polling experiment as the second argument: "
-            "nb01.q4.check(answer, polling_result.summary)."
+            "nb01.q4.check(answer, result.summary)."
         )
     if not isinstance(answer, str):
         raise Incorrect(
@@ -389,7 +453,10 @@ def _judge_costliest(answer: Any, summary: Any = None) -> str:
 q4 = CheckedExercise(
     "The strategy that made the most receive calls per message",
     _judge_costliest,
-    hint="Sort your summary by its calls_per_message column, or look at the longest bar.",
+    hint=(
+        "Sort your summary by its calls_per_message column, or find the dot furthest to the"
+        " right in the cost plot."
+    ),
     solution=(
         "`answer = summary.sort_values('calls_per_message').iloc[-1]['strategy']`: on the local"
         " backend it is the tight short-poll loop, which spends almost every call finding the"

@@ -16,14 +16,17 @@ processed and reports duplicates and missing messages instead of assuming exactl
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
 import uuid
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from botocore.exceptions import ClientError
 
 from workshop.data import upload_messages
 from workshop.experiments.threads import Workers
@@ -109,26 +112,66 @@ def compare_consumers(
     sample_interval: float = 0.1,
     deadline_seconds: float = 20.0,
     progress: bool = True,
+    suffix: str | None = None,
 ) -> BacklogResult:
     """Run the same producers against each consumer count, all runs at once; measure depth.
 
     Consumers long-poll (``wait_seconds``), process each message for ``work_seconds`` and then
     delete it: deleting only after the work is done is what makes a crash safe, since an
     undeleted message comes back after its visibility timeout.
+
+    Each run has its own queue, ``backlog-<n>-consumers-<suffix>``, deleted at the end. The
+    suffix is random by default, so a rerun never waits out AWS's 60 s before a deleted
+    queue's name can be used again.
     """
     sqs = cloud.client("sqs")
+    suffix = suffix or secrets.token_hex(3)
+    runs: list[_Run] = []
+    try:
+        for n in consumer_counts:
+            runs.append(
+                _Run(
+                    label=f"{n} consumer" + ("s" if n != 1 else ""),
+                    consumers=n,
+                    url=cloud.create_queue(f"backlog-{n}-consumers-{suffix}"),
+                    expected=producers * messages_per_producer,
+                    producers_left=producers,
+                )
+            )
+        return _run(
+            sqs,
+            runs,
+            producers=producers,
+            messages_per_producer=messages_per_producer,
+            send_interval=send_interval,
+            work_seconds=work_seconds,
+            wait_seconds=wait_seconds,
+            sample_interval=sample_interval,
+            deadline_seconds=deadline_seconds,
+            progress=progress,
+        )
+    finally:
+        for run in runs:
+            with suppress(ClientError):  # already gone: nothing to delete
+                sqs.delete_queue(QueueUrl=run.url)
+
+
+def _run(
+    sqs: Any,
+    runs: list[_Run],
+    *,
+    producers: int,
+    messages_per_producer: int,
+    send_interval: float,
+    work_seconds: float,
+    wait_seconds: int,
+    sample_interval: float,
+    deadline_seconds: float,
+    progress: bool,
+) -> BacklogResult:
+    """The experiment itself, on queues that exist: see :func:`compare_consumers`."""
     uploads = upload_messages(min(messages_per_producer * producers, 200))
     tag = uuid.uuid4().hex
-    runs = [
-        _Run(
-            label=f"{n} consumer" + ("s" if n != 1 else ""),
-            consumers=n,
-            url=cloud.create_queue(f"backlog-{n}-consumers"),
-            expected=producers * messages_per_producer,
-            producers_left=producers,
-        )
-        for n in consumer_counts
-    ]
     processed: list[dict[str, Any]] = []
     samples: list[dict[str, Any]] = []
     lock = threading.Lock()

@@ -20,13 +20,16 @@ from __future__ import annotations
 import json
 import random
 import re
+import secrets
 import threading
 import time
 import uuid
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from botocore.exceptions import ClientError
 
 from workshop.data import upload_messages
 from workshop.experiments.threads import Workers
@@ -114,17 +117,44 @@ def compare_polling(
     seed: int = 1,
     deadline_seconds: float = 10.0,
     progress: bool = True,
+    suffix: str | None = None,
 ) -> PollingResult:
     """Run one producer and one consumer per strategy concurrently; return what they measured.
 
-    Each strategy gets its own queue (``polling-<strategy>``), so the consumers do not take
-    each other's messages. Messages left over from an earlier run on the same queue are
+    Each strategy gets its own queue (``polling-<strategy>-<suffix>``), so the consumers do not
+    take each other's messages, and the queues are deleted at the end. The suffix is random by
+    default: AWS frees a deleted queue's name only after 60 s, so a rerun with the same names
+    would have to wait. Should a suffix be reused, messages left over from an earlier run are
     deleted and ignored: each run tags its bodies with a run id.
     """
     if messages < 1:
         raise ValueError("Send at least one message.")
     sqs = cloud.client("sqs")
-    urls = {s.name: cloud.create_queue(f"polling-{s.slug}") for s in strategies}
+    suffix = suffix or secrets.token_hex(3)
+    urls: dict[str, str] = {}
+    try:
+        for s in strategies:
+            urls[s.name] = cloud.create_queue(f"polling-{s.slug}-{suffix}")
+        return _run(
+            sqs, urls, messages, mean_interval, strategies, seed, deadline_seconds, progress
+        )
+    finally:
+        for url in urls.values():
+            with suppress(ClientError):  # already gone: nothing to delete
+                sqs.delete_queue(QueueUrl=url)
+
+
+def _run(
+    sqs: Any,
+    urls: dict[str, str],
+    messages: int,
+    mean_interval: float,
+    strategies: tuple[Strategy, ...],
+    seed: int,
+    deadline_seconds: float,
+    progress: bool,
+) -> PollingResult:
+    """The experiment itself, on queues that exist: see :func:`compare_polling`."""
     run = uuid.uuid4().hex
     offsets = arrival_offsets(messages, mean_interval, seed)
     uploads = upload_messages(min(messages, 200))

@@ -80,6 +80,7 @@ class Workers:
             if bar is not None and progress is not None:
                 bar.update(progress() - bar.n)
                 bar.close()
+                _print_final_state(bar)
         if self.alive():
             self.stop.set()
             self._join(GRACE_SECONDS)
@@ -93,3 +94,15 @@ class Workers:
         end = time.perf_counter() + seconds
         for thread in self._threads:
             thread.join(timeout=max(0.0, end - time.perf_counter()))
+
+
+def _print_final_state(bar: tqdm) -> None:
+    """One line with the final count under a widget bar (a Jupyter notebook).
+
+    A saved or exported notebook keeps only the widget's text fallback, drawn when the bar was
+    created ("0%"), so without this line a static view would show no progress at all. A text
+    bar (a terminal) already ends on its final state.
+    """
+    if any(cls.__module__ == "tqdm.notebook" for cls in type(bar).__mro__):
+        total = f"/{bar.total}" if bar.total else ""
+        print(f"{bar.desc}: {bar.n}{total} in {bar.format_dict['elapsed']:.1f} s", flush=True)

@@ -64,7 +64,12 @@ class MotoQueues:
         return self.deleted.seconds_since(self.region, queue_name)
 
     def queue(self, queue_url: str) -> QueueView | None:
-        queue = self._find(queue_url)
+        return self._view(self._find(queue_url))
+
+    def queue_by_arn(self, arn: str) -> QueueView | None:
+        return self._view(self._find_arn(arn))
+
+    def _view(self, queue) -> QueueView | None:
         if queue is None:
             return None
         return QueueView(

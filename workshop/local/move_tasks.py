@@ -137,8 +137,13 @@ class MessageMoveTasks:
             return
         task.status = "CANCELLED" if task.cancel.is_set() else "COMPLETED"
 
-    def list(self, params: dict[str, Any]) -> dict[str, Any]:
+    def list(self, params: dict[str, Any], mover: Mover) -> dict[str, Any]:
         source = str(params.get("SourceArn") or "")
+        if not mover.exists(source):
+            raise SqsError(
+                "ResourceNotFoundException",
+                "The resource that you specified for the SourceArn parameter doesn't exist.",
+            )
         limit = params.get("MaxResults", 1)
         if not (isinstance(limit, int) and 1 <= limit <= MAX_LISTED):
             raise invalid_value(limit, "MaxResults", f"Must be between 1 and {MAX_LISTED}.")
@@ -154,10 +159,8 @@ class MessageMoveTasks:
             raise SqsError(
                 "ResourceNotFoundException", "The specified task does not exist or is not running."
             )
-        task.status = "CANCELLING"
+        task.status = "CANCELLING"  # the mover stops at its next step and says CANCELLED
         task.cancel.set()
-        if task.thread is not None:
-            task.thread.join(timeout=5)
         return {"ApproximateNumberOfMessagesMoved": task.moved}
 
     def stop_all(self) -> None:

@@ -78,6 +78,8 @@ class QueueState(Protocol):
         """Seconds since a queue of this name was deleted, if it was."""
         ...
 
+    def queue_by_arn(self, arn: str) -> QueueView | None: ...
+
     def first_receive(self, queue_url: str, receipt_handle: str) -> float | None:
         """Epoch seconds of the message's first receive, if the handle is known."""
         ...
@@ -137,7 +139,8 @@ def _check_create_queue(params: dict[str, Any], state: QueueState) -> Checked:
         raise invalid_parameter(
             "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
         )
-    _check_queue_attributes(attributes)
+    fifo = str(attributes.get("FifoQueue", "false")).lower() == "true"
+    _check_queue_attributes(attributes, fifo, state)
     since = state.seconds_since_deleted(name)
     if since is not None and since < REUSE_NAME_AFTER:
         # DeleteQueue API reference: wait at least 60 s before reusing a deleted queue's name.
@@ -150,19 +153,20 @@ def _check_create_queue(params: dict[str, Any], state: QueueState) -> Checked:
 
 
 def _check_set_queue_attributes(params: dict[str, Any], state: QueueState) -> Checked:
-    _check_queue_attributes(params.get("Attributes") or {})
+    queue = state.queue(params.get("QueueUrl", ""))
+    _check_queue_attributes(params.get("Attributes") or {}, bool(queue and queue.fifo), state)
     return Checked(params)
 
 
-def _check_queue_attributes(attributes: dict[str, str]) -> None:
+def _check_queue_attributes(attributes: dict[str, str], fifo: bool, state: QueueState) -> None:
     for name, (low, high) in QUEUE_ATTRIBUTE_RANGES.items():
         if name in attributes and not _int_in_range(attributes[name], low, high):
             raise SqsError("InvalidAttributeValue", f"Invalid value for the parameter {name}.")
     if "RedrivePolicy" in attributes:
-        _check_redrive_policy(attributes["RedrivePolicy"])
+        _check_redrive_policy(attributes["RedrivePolicy"], fifo, state)
 
 
-def _check_redrive_policy(raw: str) -> None:
+def _check_redrive_policy(raw: str, fifo: bool, state: QueueState) -> None:
     """AWS reports a bad policy as InvalidParameterValue quoting the policy as sent.
 
     Only an empty string removes the redrive; AWS refuses ``{}`` for its missing
@@ -189,6 +193,15 @@ def _check_redrive_policy(raw: str) -> None:
             "RedrivePolicy",
             f"Invalid value for maxReceiveCount: {count}, valid values are from 1 to "
             f"{MAX_RECEIVE_COUNT} both inclusive.",
+        )
+    target = state.queue_by_arn(str(policy.get("deadLetterTargetArn", "")))
+    if target is not None and target.fifo != fifo:
+        # SQS developer guide: the dead-letter queue of a FIFO queue must be a FIFO queue, and
+        # that of a standard queue a standard queue.
+        raise invalid_value(
+            raw,
+            "RedrivePolicy",
+            "Dead-letter target owner queue type must be the same as the source queue type.",
         )
 
 

@@ -222,7 +222,7 @@ _OWN_ACTIONS: dict[str, Callable[[SqsFrontEnd, dict, MotoQueues], dict]] = {
     "ChangeMessageVisibilityBatch": _change_visibility_batch,
     # moto has no message move tasks
     "StartMessageMoveTask": lambda front, params, queues: front.move_tasks.start(params, queues),
-    "ListMessageMoveTasks": lambda front, params, queues: front.move_tasks.list(params),
+    "ListMessageMoveTasks": lambda front, params, queues: front.move_tasks.list(params, queues),
     "CancelMessageMoveTask": lambda front, params, queues: front.move_tasks.cancel(params),
 }
 

@@ -17,7 +17,9 @@ def polling_cost_and_latency(summary: pd.DataFrame, messages: pd.DataFrame) -> F
     (send-to-receive latency), from :func:`workshop.experiments.polling.compare_polling`.
 
     Both axes are logarithmic: the strategies differ by an order of magnitude or more in calls
-    and in latency, and a linear axis would flatten the smaller values to nothing.
+    and in latency, and a linear axis would flatten the smaller values to nothing. The cost is
+    therefore a dot with its value written next to it, not a bar: on a log axis a bar's length
+    means nothing, only the position of its end does.
     """
     from matplotlib.lines import Line2D
 
@@ -25,15 +27,35 @@ def polling_cost_and_latency(summary: pd.DataFrame, messages: pd.DataFrame) -> F
     colours = [PALETTE[i % len(PALETTE)] for i in range(len(strategies))]
     positions = list(range(len(strategies)))[::-1]  # first strategy on top
     fig, (cost, latency) = figure(1, 2, width=10.0, height=3.4, sharey=True)
-    bars = cost.barh(positions, summary["calls_per_message"], color=colours)
-    cost.bar_label(bars, fmt="%.1f", padding=3)
+    values = list(summary["calls_per_message"])
+    cost.axvline(1.0, color="0.55", linestyle=":", linewidth=1)
+    cost.scatter(values, positions, s=70, color=colours, zorder=3)
+    for value, position in zip(values, positions, strict=True):
+        if value == value:  # not NaN: a strategy that delivered nothing has no cost per message
+            cost.annotate(
+                f"{value:.2f}",
+                (value, position),
+                xytext=(9, 0),
+                textcoords="offset points",
+                va="center",
+            )
+    finite = [v for v in values if v == v and v > 0]
+    if finite:  # room on both sides for the dots and their labels
+        cost.set_xlim(min(min(finite), 1.0) / 2.5, max(max(finite), 1.0) * 4)
     cost.set_xscale("log")
     cost.set_yticks(positions, strategies)
+    cost.set_ylim(min(positions) - 0.5, max(positions) + 0.5)
     label(
         cost,
         title="Cost: receive calls per message",
         x="ReceiveMessage calls per message delivered (log scale)",
         y="",
+    )
+    cost.legend(
+        [Line2D([], [], color="0.55", linestyle=":")],
+        ["one call per message"],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.2),
     )
     groups = [messages.loc[messages["strategy"] == s, "latency_ms"].dropna() for s in strategies]
     drawn = [(p, g) for p, g in zip(positions, groups, strict=True) if len(g)]
@@ -45,6 +67,7 @@ def polling_cost_and_latency(summary: pd.DataFrame, messages: pd.DataFrame) -> F
             widths=0.5,
             showfliers=False,
             manage_ticks=False,
+            medianprops={"color": "black"},
         )
     for p, g, colour in zip(positions, groups, colours, strict=True):
         # Spread the dots vertically (deterministically) so equal latencies stay visible.
@@ -53,8 +76,13 @@ def polling_cost_and_latency(summary: pd.DataFrame, messages: pd.DataFrame) -> F
     latency.set_xscale("log")
     label(latency, title="Latency: send to receive", x="latency (ms, log scale)", y="")
     key = Line2D([], [], marker="o", linestyle="", color="0.45", alpha=0.6)
+    median = Line2D([], [], color="black")
     latency.legend(
-        [key], ["one message (box: quartiles)"], loc="upper center", bbox_to_anchor=(0.5, -0.2)
+        [key, median],
+        ["one message", "median (box: quartiles)"],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.2),
+        ncols=2,
     )
     return fig
 
