@@ -56,6 +56,17 @@ def create_everything(cloud: LocalBackend) -> None:
     cloud.client("apigatewayv2").create_api(
         Name=cloud.name("photos"), ProtocolType="HTTP", Tags=cloud.tags
     )
+    cloud.client("cloudwatch").put_metric_alarm(
+        AlarmName=cloud.name("dlq-not-empty"),
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Namespace="AWS/SQS",
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+        Tags=cloud.tag_list(),
+    )
 
 
 def inventory(cloud: LocalBackend) -> set[str]:
@@ -72,6 +83,8 @@ def inventory(cloud: LocalBackend) -> set[str]:
     names |= {r["RoleName"] for r in cloud.client("iam").list_roles()["Roles"]}
     names |= {a["Name"] for a in cloud.client("apigatewayv2").get_apis()["Items"]}
     names |= {g["logGroupName"] for g in cloud.client("logs").describe_log_groups()["logGroups"]}
+    alarms = cloud.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    names |= {a["AlarmName"] for a in alarms}
     return names
 
 
@@ -103,11 +116,12 @@ def test_cleanup_removes_one_participant_and_spares_the_others(participants, cap
 
     after = inventory(ana)
     assert after == {name for name in before if owner(name) != "ana"}
-    # two queues, role, function (its /aws/lambda log group goes with it), mapping, log, API
-    assert len(removed) == 7, removed
+    # two queues, role, function (its /aws/lambda log group goes with it), mapping, log, API,
+    # alarm
+    assert len(removed) == 8, removed
     printed = capsys.readouterr().out
     assert all(f"removed {label}" in printed for label in removed)
-    assert "Removed 7 resources of participant ana on the local backend." in printed
+    assert "Removed 8 resources of participant ana on the local backend." in printed
 
 
 def test_cleanup_is_idempotent(cloud, capsys):

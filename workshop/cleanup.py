@@ -133,6 +133,22 @@ def _http_apis(cloud: Backend) -> Iterator[Deletion]:
             )
 
 
+def _alarms(cloud: Backend) -> Iterator[Deletion]:
+    cloudwatch = cloud.client("cloudwatch")
+    pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=cloud.prefix)
+    for page in pages:
+        for alarm in page.get("MetricAlarms", []):
+            name, arn = alarm["AlarmName"], alarm["AlarmArn"]
+            tags = _ignore_gone(
+                lambda a=arn: cloudwatch.list_tags_for_resource(ResourceARN=a).get("Tags", [])
+            )
+            if tags is not None and cloud.owns(name, {t["Key"]: t["Value"] for t in tags}):
+                yield (
+                    f"CloudWatch alarm {name}",
+                    lambda n=name: cloudwatch.delete_alarms(AlarmNames=[n]),
+                )
+
+
 def _roles(cloud: Backend) -> Iterator[Deletion]:
     iam = cloud.client("iam")
     for page in iam.get_paginator("list_roles").paginate():
@@ -181,5 +197,6 @@ _SWEEPS: list[tuple[str, Callable[[Backend], Iterator[Deletion]]]] = [
     ("lambda", _functions),
     ("logs", _log_groups),
     ("sqs", _queues),
+    ("cloudwatch", _alarms),
     ("iam", _roles),
 ]
