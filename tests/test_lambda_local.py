@@ -152,6 +152,19 @@ def test_a_crash_is_a_runtime_exit_error_and_the_next_call_works(cloud, deploy):
     assert after["n"] == 9
 
 
+def test_memory_beyond_the_memory_size_fails_as_out_of_memory(cloud, deploy):
+    name = deploy()  # 128 MB
+    _, fine = invoke(cloud, name, {"action": "allocate", "mb": 20})
+    assert fine["invocations"] == 1
+    response, error = invoke(cloud, name, {"action": "allocate", "mb": 200}, LogType="Tail")
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "Runtime.OutOfMemory"
+    report = REPORT.match(base64.b64decode(response["LogResult"]).decode().splitlines()[-1])
+    assert report and int(report["mem"]) > 128
+    _, after = invoke(cloud, name, {"n": 1})
+    assert after["n"] == 1 and after["pid"] != fine["pid"]
+
+
 def test_an_init_error_has_an_empty_request_id(cloud, deploy):
     name = deploy("broken", module="broken")
     response, error = invoke(cloud, name)

@@ -18,6 +18,10 @@ def handler(event, context):
         time.sleep(event["seconds"])
     if action == "exit":
         os._exit(7)
+    if action == "allocate":  # touch every page, so the memory is really resident
+        block = bytearray(event["mb"] * 1024 * 1024)
+        for i in range(0, len(block), 4096):
+            block[i] = 1
     if action == "send":  # code inside the function reaches the same backend
         import boto3
 

@@ -215,20 +215,27 @@ class Environment:
         started = delivery.sent_at
         timeout_at = started + spec.timeout_s
         answer = None
+        ticks = 0
         while answer is None:
             try:
                 answer = self._answers.get(timeout=0.005)
             except queue.Empty:
+                ticks += 1
                 if self.process.poll() is not None:
                     return self._ended(request_id, started, self._exit_error(request_id))
                 if time.perf_counter() > timeout_at:
-                    self.retire()
                     return self._ended(request_id, started, _timed_out(request_id, spec))
+                if ticks % 4 == 0 and self._proc_mb("VmRSS") > spec.memory_mb:
+                    return self._ended(request_id, started, _out_of_memory(request_id))
                 continue
             if answer[0] != request_id:
                 answer = None  # a late answer to an earlier, timed-out event
         duration = (time.perf_counter() - started) * 1000
         self.last_used = time.monotonic()
+        if self.max_memory_mb() > spec.memory_mb:
+            # The peak went over the memory size between two looks: on AWS the kernel would
+            # have killed the process at that moment, so the invocation fails all the same.
+            return self._ended(request_id, started, _out_of_memory(request_id))
         _, body, failed = answer
         return Outcome(
             payload=body,
@@ -241,13 +248,14 @@ class Environment:
 
     def _ended(self, request_id: str, started: float, payload: dict) -> Outcome:
         """The invocation ended with the process (a timeout, a crash, out of memory)."""
+        peak = self.max_memory_mb()
         self.retire()
         return Outcome(
             payload=json.dumps(payload).encode(),
             error="Unhandled",
             duration_ms=(time.perf_counter() - started) * 1000,
             init_ms=self._take_init(),
-            max_memory_mb=self.max_memory_mb(),
+            max_memory_mb=peak,
             log_lines=self.take_lines(),
             environment_ended=True,
         )
@@ -288,22 +296,21 @@ class Environment:
 
     def max_memory_mb(self) -> int:
         """Peak resident memory of the process (VmHWM), as Lambda's Max Memory Used."""
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
-            return 0
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                return max(1, round(int(line.split()[1]) / 1024))
-        return 0
+        peak = self._proc_mb("VmHWM")
+        return max(1, round(peak)) if peak else 0
 
     def rss_mb(self) -> float:
+        """Resident memory now (VmRSS), in MiB."""
+        return self._proc_mb("VmRSS")
+
+    def _proc_mb(self, field_name: str) -> float:
+        """A memory figure of the process from /proc (Linux; 0 elsewhere), in MiB."""
         try:
             status = Path(f"/proc/{self.process.pid}/status").read_text()
         except OSError:
             return 0.0
         for line in status.splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field_name}:"):
                 return int(line.split()[1]) / 1024
         return 0.0
 
@@ -322,6 +329,13 @@ class Environment:
             self.process.stdout.close()
         self._api.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _out_of_memory(request_id: str) -> dict:
+    return {
+        "errorType": "Runtime.OutOfMemory",
+        "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: signal: killed",
+    }
 
 
 def _timed_out(request_id: str, spec: FunctionSpec) -> dict:
