@@ -306,3 +306,45 @@ def test_stopping_the_cloud_stops_every_environment(client_kind):
         answer = aws_lambda.invoke(FunctionName=name, Payload=b"{}")["Payload"].read()
         pids = [json.loads(answer)["pid"]]
     assert pids and all(not Path(f"/proc/{pid}").exists() for pid in pids)
+
+
+def test_provisioned_concurrency_initialises_environments_ahead_of_traffic(cloud, deploy):
+    name = deploy()
+    aws_lambda = cloud.client("lambda")
+    with pytest.raises(aws_lambda.exceptions.InvalidParameterValueException):
+        aws_lambda.put_provisioned_concurrency_config(
+            FunctionName=name, Qualifier="$LATEST", ProvisionedConcurrentExecutions=2
+        )
+    version = aws_lambda.publish_version(FunctionName=name)["Version"]
+    put = aws_lambda.put_provisioned_concurrency_config(
+        FunctionName=name, Qualifier=version, ProvisionedConcurrentExecutions=3
+    )
+    assert put["RequestedProvisionedConcurrentExecutions"] == 3
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        state = aws_lambda.get_provisioned_concurrency_config(FunctionName=name, Qualifier=version)
+        if state["Status"] == "READY":
+            break
+        time.sleep(0.05)
+    assert state["Status"] == "READY" and state["AvailableProvisionedConcurrentExecutions"] == 3
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(
+            pool.map(
+                lambda n: invoke(
+                    cloud,
+                    name,
+                    {"action": "sleep", "seconds": 0.3, "n": n},
+                    Qualifier=version,
+                    LogType="Tail",
+                ),
+                range(3),
+            )
+        )
+    for response, body in answers:
+        assert body["init_type"] == "provisioned-concurrency"
+        assert body["env"]["AWS_LAMBDA_FUNCTION_VERSION"] == version
+        assert "Init Duration" not in base64.b64decode(response["LogResult"]).decode()
+    assert len({body["pid"] for _, body in answers}) == 3
+    aws_lambda.delete_provisioned_concurrency_config(FunctionName=name, Qualifier=version)
+    with pytest.raises(aws_lambda.exceptions.ProvisionedConcurrencyConfigNotFoundException):
+        aws_lambda.get_provisioned_concurrency_config(FunctionName=name, Qualifier=version)

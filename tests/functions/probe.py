@@ -33,5 +33,6 @@ def handler(event, context):
         "request_id": context.aws_request_id,
         "remaining_ms": context.get_remaining_time_in_millis(),
         "env": {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "GREETING"))},
+        "init_type": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
         "echo": json.dumps(event)[:50],
     }

@@ -89,8 +89,10 @@ class EnvironmentDied(Exception):
 class Environment:
     """A process and its Runtime API; :meth:`invoke` runs one event at a time."""
 
-    def __init__(self, spec: FunctionSpec, log_stream: str):
+    def __init__(self, spec: FunctionSpec, log_stream: str, *, provisioned: bool = False):
         self.spec = spec
+        self.provisioned = provisioned
+        """Initialised ahead of traffic: kept however long it idles, Init never reported."""
         self.id = uuid.uuid4().hex[:12]
         self.log_stream = log_stream
         self._inbox: queue.Queue[Delivery] = queue.Queue()
@@ -104,7 +106,9 @@ class Environment:
         self.last_used = self.created
         self.invocations = 0
         self.init_ms: float | None = None
-        self._init_reported = False
+        self._init_reported = (
+            provisioned  # its Init ran before any request, and is not billed to one
+        )
         # Each environment has a /tmp of its own, as on AWS; code finds it through TMPDIR
         # (tempfile.gettempdir()), since a process here cannot be given its own /tmp.
         self.tmp = Path(tempfile.mkdtemp(prefix=f"env-{self.id}-"))
@@ -142,7 +146,9 @@ class Environment:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": (
+                "provisioned-concurrency" if self.provisioned else "on-demand"
+            ),
             "AWS_REGION": spec.region,
             "AWS_DEFAULT_REGION": spec.region,
             # As Lambda injects its role's credentials: throw-away ones for the local cloud.
@@ -194,6 +200,11 @@ class Environment:
         self._init_error = body
 
     # --- invoking --------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """Init has ended: the runtime client asked for its first event."""
+        return self._ready.is_set()
 
     @property
     def alive(self) -> bool:

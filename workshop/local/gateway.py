@@ -24,6 +24,7 @@ from workshop.local.wsgi import respond as _respond
 
 _REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+_PROVISIONED = re.compile(r"^/2019-09-30/functions/(?P<name>[^/]+)/provisioned-concurrency/?$")
 _FUNCTION = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/?$")
 _MAPPINGS = re.compile(r"^/2015-03-31/event-source-mappings")
 CONTROL_PREFIX = "/_workshop/"
@@ -63,6 +64,12 @@ class Gateway:
             return _respond(start_response, answer)
         if path.startswith(CONTROL_PREFIX):
             return _respond(start_response, self._control(environ))
+        provisioned = _PROVISIONED.match(path)
+        if provisioned and method in ("PUT", "GET", "DELETE"):
+            answer = self.lambdas.provisioned_concurrency(
+                method, provisioned["name"], environ, self._region(environ), DEFAULT_ACCOUNT_ID
+            )
+            return _respond(start_response, answer)
         function = _FUNCTION.match(path)
         if function and method == "DELETE":
             answer = call(self.moto_app, environ)

@@ -58,6 +58,8 @@ class Pool:
     idle: list[Environment] = field(default_factory=list)
     busy: int = 0
     environments: list[Environment] = field(default_factory=list)
+    provisioned: int = 0
+    provisioned_at: datetime | None = None
 
 
 class LambdaService:
@@ -213,9 +215,9 @@ class LambdaService:
             pool.busy += 1
             return "cold"
 
-    def _cold_start(self, pool: Pool) -> Environment:
+    def _cold_start(self, pool: Pool, *, provisioned: bool = False) -> Environment:
         stream = f"{datetime.now(UTC):%Y/%m/%d}/[{pool.spec.version}]{uuid.uuid4().hex}"
-        environment = Environment(pool.spec, stream)
+        environment = Environment(pool.spec, stream, provisioned=provisioned)
         with self._lock:
             pool.environments.append(environment)
         return environment
@@ -335,6 +337,83 @@ class LambdaService:
         while not self._logs.empty() and time.monotonic() < deadline:
             time.sleep(0.01)
 
+    # --- provisioned concurrency ----------------------------------------------------------
+
+    def provisioned_concurrency(
+        self, method: str, path_name: str, environ: dict[str, Any], region: str, account: str
+    ) -> Answer:
+        """Put, get or delete a version's provisioned concurrency (moto has none of it)."""
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        qualifier = query.get("Qualifier", [None])[0]
+        name = unquote(path_name)
+        if not qualifier or qualifier == "$LATEST":
+            return _error(
+                400,
+                "InvalidParameterValueException",
+                "Provisioned Concurrency Configs cannot be applied to unpublished "
+                "function versions.",
+            )
+        moto = MotoLambda(account, region)
+        found = moto.function(name, qualifier)
+        if found is None:
+            return _error(
+                404, "ResourceNotFoundException", f"Function not found: {name}:{qualifier}"
+            )
+        configuration, code = found
+        pool = self._pool(moto, configuration, code, region)
+        if method == "PUT":
+            request = json.loads(read_body(environ) or b"{}")
+            wanted = int(request.get("ProvisionedConcurrentExecutions", 0))
+            if not 1 <= wanted <= LOCAL_CEILING:
+                return _error(
+                    400,
+                    "InvalidParameterValueException",
+                    f"ProvisionedConcurrentExecutions must be between 1 and "
+                    f"{LOCAL_CEILING} on the local backend.",
+                )
+            pool.provisioned = wanted
+            pool.provisioned_at = datetime.now(UTC)
+            threading.Thread(
+                target=self._provision, args=(pool,), daemon=True, name="lambda-provision"
+            ).start()
+            return json_answer(202, _provisioned_state(pool, "IN_PROGRESS"))
+        if not pool.provisioned:
+            return _error(
+                404,
+                "ProvisionedConcurrencyConfigNotFoundException",
+                "No Provisioned Concurrency Config found for this function",
+            )
+        if method == "DELETE":
+            pool.provisioned = 0
+            with self._lock:
+                for environment in pool.environments:
+                    environment.provisioned = False  # ordinary now: the keep-alive applies
+            return "204 No Content", [("x-amzn-RequestId", str(uuid.uuid4()))], b""
+        with self._lock:
+            ready = sum(e.provisioned and e.ready and e.alive for e in pool.environments)
+        return json_answer(
+            200,
+            _provisioned_state(
+                pool, "READY" if ready >= pool.provisioned else "IN_PROGRESS", ready
+            ),
+        )
+
+    def _provision(self, pool: Pool) -> None:
+        """Initialise environments ahead of traffic until the pool has as many as asked."""
+        with self._lock:
+            have = sum(e.provisioned and e.alive for e in pool.environments)
+        for _ in range(pool.provisioned - have):
+            environment = self._cold_start(pool, provisioned=True)
+            try:
+                environment.wait_ready(INIT_LIMIT_S)
+            except EnvironmentDied:
+                with self._lock:
+                    if environment in pool.environments:
+                        pool.environments.remove(environment)
+                continue
+            with self._lock:
+                pool.idle.append(environment)
+
     # --- keep-alive and shutdown -------------------------------------------------------------
 
     def _reap(self) -> None:
@@ -344,7 +423,8 @@ class LambdaService:
             with self._lock:
                 for pool in self._pools.values():
                     for environment in list(pool.idle):
-                        if now - environment.last_used > KEEP_ALIVE_S or not environment.alive:
+                        expired = now - environment.last_used > KEEP_ALIVE_S
+                        if (expired and not environment.provisioned) or not environment.alive:
                             pool.idle.remove(environment)
                             pool.environments.remove(environment)
                             retire.append(environment)
@@ -396,6 +476,17 @@ class LambdaService:
         for thread in self._threads:
             thread.join(timeout=5)
         shutil.rmtree(self._code_root, ignore_errors=True)
+
+
+def _provisioned_state(pool: Pool, status: str, ready: int = 0) -> dict[str, Any]:
+    when = pool.provisioned_at or datetime.now(UTC)
+    return {
+        "RequestedProvisionedConcurrentExecutions": pool.provisioned,
+        "AvailableProvisionedConcurrentExecutions": ready,
+        "AllocatedProvisionedConcurrentExecutions": ready,
+        "Status": status,
+        "LastModified": when.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+    }
 
 
 def _init_failure(environment: Environment) -> Outcome:
