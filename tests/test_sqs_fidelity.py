@@ -338,3 +338,48 @@ def test_the_control_call_is_plain_http_for_other_tools(server, cloud):
     with pytest.raises(urllib.error.HTTPError) as unknown:
         urllib.request.urlopen(f"{server.endpoint_url}/_workshop/nothing", timeout=5)
     assert unknown.value.code == 404
+
+
+# --- FIFO groups under concurrency ---------------------------------------------------------
+
+
+def test_a_delete_that_frees_a_fifo_group_wakes_a_waiting_long_poll(cloud, sqs):
+    import threading
+
+    url = cloud.create_queue("wake", fifo=True, ContentBasedDeduplication=True)
+    for body in ("first", "second"):
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="g")
+    first = receive_one(sqs, url)
+    timer = threading.Timer(
+        0.3, lambda: sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])
+    )
+    start = time.monotonic()
+    timer.start()
+    try:
+        second = receive_one(sqs, url, wait=5)
+    finally:
+        timer.join()
+    assert second is not None and second["Body"] == "second"
+    assert time.monotonic() - start < 1.0
+
+
+def test_simultaneous_receives_never_take_two_messages_of_one_group(cloud, sqs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = cloud.create_queue("one-at-a-time", fifo=True, ContentBasedDeduplication=True)
+    for i in range(40):
+        sqs.send_message(QueueUrl=url, MessageBody=str(i), MessageGroupId="only")
+    for _ in range(10):
+        with ThreadPoolExecutor(4) as pool:
+            batches = list(
+                pool.map(
+                    lambda _: sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1).get(
+                        "Messages", []
+                    ),
+                    range(4),
+                )
+            )
+        got = [m for batch in batches for m in batch]
+        assert len(got) <= 1, [m["Body"] for m in got]  # one message of a group in flight
+        for message in got:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import select
 import shutil
 import signal
 import subprocess
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workshop.local.runtime_api import Delivery, Retired, RuntimeApiServer
+from workshop.local.snapshot import Snapshot
 
 
 def runtime_client() -> list[str]:
@@ -89,10 +91,19 @@ class EnvironmentDied(Exception):
 class Environment:
     """A process and its Runtime API; :meth:`invoke` runs one event at a time."""
 
-    def __init__(self, spec: FunctionSpec, log_stream: str, *, provisioned: bool = False):
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        log_stream: str,
+        *,
+        provisioned: bool = False,
+        snapshot: Snapshot | None = None,
+    ):
         self.spec = spec
         self.provisioned = provisioned
         """Initialised ahead of traffic: kept however long it idles, Init never reported."""
+        self.restored = snapshot is not None
+        """Started from a snapshot: its first REPORT line has a Restore Duration, no Init."""
         self.id = uuid.uuid4().hex[:12]
         self.log_stream = log_stream
         self._inbox: queue.Queue[Delivery] = queue.Queue()
@@ -114,52 +125,36 @@ class Environment:
         self.tmp = Path(tempfile.mkdtemp(prefix=f"env-{self.id}-"))
         self._api = RuntimeApiServer(self)
         started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [*runtime_client(), spec.handler],
-            cwd=spec.code_dir,
-            env=self._environment(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # a Ctrl-C in the notebook is not the function's
-        )
+        if snapshot is not None:
+            output = self.tmp / ".output"
+            os.mkfifo(output)
+            self.process = snapshot.restore(self._environment(), output)
+            reader = self._read_fifo
+        else:
+            self.process = subprocess.Popen(
+                [*runtime_client(), spec.handler],
+                cwd=spec.code_dir,
+                env=self._environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C in the notebook is not the function's
+            )
+            reader = self._read_output
         self._started = started
-        threading.Thread(target=self._read_output, name="lambda-env-output", daemon=True).start()
+        threading.Thread(target=reader, name="lambda-env-output", daemon=True).start()
 
     # --- Init ------------------------------------------------------------------------------
 
     def _environment(self) -> dict[str, str]:
-        spec = self.spec
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "LANG": "en_US.UTF-8",
-            "TZ": ":UTC",
-            "PYTHONPATH": str(spec.code_dir),
-            "PYTHONUNBUFFERED": "1",
-            "LAMBDA_TASK_ROOT": str(spec.code_dir),
-            "TMPDIR": str(self.tmp),
-            "AWS_LAMBDA_RUNTIME_API": self._api.address,
-            "_HANDLER": spec.handler,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
-            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-            "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
-            "AWS_LAMBDA_INITIALIZATION_TYPE": (
-                "provisioned-concurrency" if self.provisioned else "on-demand"
-            ),
-            "AWS_REGION": spec.region,
-            "AWS_DEFAULT_REGION": spec.region,
-            # As Lambda injects its role's credentials: throw-away ones for the local cloud.
-            "AWS_ACCESS_KEY_ID": "workshop-lambda",
-            "AWS_SECRET_ACCESS_KEY": uuid.uuid4().hex,
-            "AWS_SESSION_TOKEN": uuid.uuid4().hex,
-        }
-        if spec.endpoint_url:
-            env["AWS_ENDPOINT_URL"] = spec.endpoint_url
-        env.update({str(k): str(v) for k, v in spec.variables.items()})
-        return env
+        kind = "provisioned-concurrency" if self.provisioned else "on-demand"
+        return function_environment(
+            self.spec,
+            runtime_api=self._api.address,
+            log_stream=self.log_stream,
+            tmp=self.tmp,
+            initialization_type="snap-start" if self.restored else kind,
+        )
 
     def wait_ready(self, timeout: float) -> None:
         """Wait for Init to end (the first ``/next``); raise if it failed or took too long."""
@@ -299,6 +294,23 @@ class Environment:
         except (ValueError, OSError):
             pass  # the pipe was closed when the environment was retired
 
+    def _read_fifo(self) -> None:
+        """A restored environment writes to a FIFO (it is the template's child, not ours)."""
+        fd = os.open(self.tmp / ".output", os.O_RDONLY | os.O_NONBLOCK)
+        pending = b""
+        try:
+            while not self._retired.is_set():
+                ready, _, _ = select.select([fd], [], [], 0.1)
+                chunk = os.read(fd, 65536) if ready else b""
+                if not chunk:
+                    time.sleep(0.01)
+                    continue
+                *complete, pending = (pending + chunk).split(b"\n")
+                with self._lines_lock:
+                    self._lines += [line.decode(errors="replace") for line in complete]
+        finally:
+            os.close(fd)
+
     def take_lines(self) -> list[str]:
         time.sleep(0.001)  # let the reader catch the handler's last line
         with self._lines_lock:
@@ -336,10 +348,52 @@ class Environment:
             except (ProcessLookupError, PermissionError):
                 self.process.kill()
         self.process.wait(timeout=5)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        stdout = getattr(self.process, "stdout", None)
+        if stdout is not None:
+            stdout.close()
         self._api.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def function_environment(
+    spec: FunctionSpec,
+    *,
+    runtime_api: str,
+    log_stream: str,
+    tmp: Path,
+    initialization_type: str,
+) -> dict[str, str]:
+    """The environment variables of an execution environment: Lambda's standard ones, the
+    function's own, and how to reach the backend. Nothing is inherited from the kernel but
+    PATH, as on AWS, where the function sees only what Lambda sets."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "PYTHONPATH": str(spec.code_dir),
+        "PYTHONUNBUFFERED": "1",
+        "LAMBDA_TASK_ROOT": str(spec.code_dir),
+        "TMPDIR": str(tmp),
+        "AWS_LAMBDA_RUNTIME_API": runtime_api,
+        "_HANDLER": spec.handler,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+        "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
+        "AWS_REGION": spec.region,
+        "AWS_DEFAULT_REGION": spec.region,
+        # As Lambda injects its role's credentials: throw-away ones for the local cloud.
+        "AWS_ACCESS_KEY_ID": "workshop-lambda",
+        "AWS_SECRET_ACCESS_KEY": uuid.uuid4().hex,
+        "AWS_SESSION_TOKEN": uuid.uuid4().hex,
+    }
+    if spec.endpoint_url:
+        env["AWS_ENDPOINT_URL"] = spec.endpoint_url
+    env.update({str(k): str(v) for k, v in spec.variables.items()})
+    return env
 
 
 def _out_of_memory(request_id: str) -> dict:

@@ -115,6 +115,14 @@ class MotoQueues:
             f'The input receipt handle "{receipt_handle}" is not a valid receipt handle.',
         )
 
+    def notify(self, queue_url: str) -> None:
+        """Wake the long polls waiting on a queue (something changed that moto does not
+        signal, such as a delete that frees a FIFO group)."""
+        queue = self._find(queue_url)
+        if queue is not None:
+            with queue._messages_lock:
+                queue._messages_lock.notify_all()
+
     def wait_for_change(self, queue_url: str, timeout: float) -> None:
         """Sleep until a message arrives, or the next hidden or delayed message becomes visible,
         or ``timeout`` seconds pass, whichever is first.

@@ -5,6 +5,10 @@ that fails), then loop: ``GET /next``, call the handler with the event and a con
 the result to ``/response`` or the error, shaped as Lambda shapes it, to ``/error``.
 
     python path/to/runtime_client.py app.handler   (standard library only, so it starts fast)
+
+With ``--template FD`` it runs Init once and then waits: each line on its standard input asks
+for a new execution environment, which it forks from its initialised self (the snapshot-start
+idea, see :mod:`workshop.local.snapshot`) and answers with the child's pid on file FD.
 """
 
 from __future__ import annotations
@@ -12,12 +16,16 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
 import urllib.request
 
-BASE = f"http://{os.environ.get('AWS_LAMBDA_RUNTIME_API', '')}/2018-06-01/runtime"
+
+def _base() -> str:
+    """Read at each call: a forked environment gets its own Runtime API after the fork."""
+    return f"http://{os.environ.get('AWS_LAMBDA_RUNTIME_API', '')}/2018-06-01/runtime"
 
 
 class Context:
@@ -39,7 +47,7 @@ class Context:
 
 def _post(path: str, body: object) -> None:
     data = json.dumps(body).encode()
-    request = urllib.request.Request(f"{BASE}{path}", data=data, method="POST")
+    request = urllib.request.Request(f"{_base()}{path}", data=data, method="POST")
     request.add_header("Content-Type", "application/json")
     urllib.request.urlopen(request).close()
 
@@ -72,15 +80,10 @@ def _load(handler: str):
     return getattr(importlib.import_module(module_name), function_name)
 
 
-def main(handler_name: str) -> None:
-    sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", os.getcwd()))
-    try:
-        handler = _load(handler_name)
-    except Exception as exc:  # an init error: report it and stop, as AWS's client does
-        _post("/init/error", _init_error(exc, handler_name))
-        sys.exit(1)
+def _serve(handler) -> None:
+    """The invocation loop: next event, handler, response or error; forever."""
     while True:
-        with urllib.request.urlopen(f"{BASE}/invocation/next") as response:
+        with urllib.request.urlopen(f"{_base()}/invocation/next") as response:
             request_id = response.headers["Lambda-Runtime-Aws-Request-Id"]
             deadline = int(response.headers.get("Lambda-Runtime-Deadline-Ms", "0"))
             arn = response.headers.get("Lambda-Runtime-Invoked-Function-Arn", "")
@@ -94,5 +97,47 @@ def main(handler_name: str) -> None:
             _post(f"/invocation/{request_id}/response", result)
 
 
+def main(handler_name: str) -> None:
+    sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", os.getcwd()))
+    try:
+        handler = _load(handler_name)
+    except Exception as exc:  # an init error: report it and stop, as AWS's client does
+        _post("/init/error", _init_error(exc, handler_name))
+        sys.exit(1)
+    _serve(handler)
+
+
+def template(handler_name: str, answer_fd: int) -> None:
+    """Init once, then fork a ready environment for every request on standard input."""
+    sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", os.getcwd()))
+    handler = _load(handler_name)  # an init error ends the template; its output says why
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the environments
+    answers = os.fdopen(answer_fd, "w")
+    for line in sys.stdin:
+        request = json.loads(line)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the restored environment
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            os.setsid()
+            os.environ.update(request["env"])
+            output = os.open(request["output"], os.O_WRONLY)
+            os.dup2(output, 1)
+            os.dup2(output, 2)
+            os.close(output)
+            os.close(0)
+            answers.close()
+            try:
+                _serve(handler)
+            finally:
+                os._exit(1)
+        answers.write(f"{pid}\n")
+        answers.flush()
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1] == "--template":
+        template(sys.argv[3], int(sys.argv[2]))
+    else:
+        main(sys.argv[1])

@@ -14,9 +14,11 @@ each for a stated reason (see ``_OWN_ACTIONS`` and :meth:`SqsFrontEnd.handle`):
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 from workshop.local.aws_errors import SqsError
@@ -35,6 +37,8 @@ class SqsFrontEnd:
         self.realism = Realism()
         self.dedup = DeduplicationWindow()
         self.move_tasks = MessageMoveTasks()
+        self._receive_locks: dict[tuple[str, str] | None, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
 
     def handle(self, action: str, params: dict[str, Any], region: str, environ: dict) -> Answer:
         """Answer one SQS request; ``environ`` is the original request, to forward to moto."""
@@ -58,6 +62,9 @@ class SqsFrontEnd:
         answer = _forward(self.moto_app, environ, checked.params)
         if action == "DeleteQueue" and answer[0].startswith("200"):
             self.deleted_queues.record(region, str(params.get("QueueUrl", "")).rsplit("/", 1)[-1])
+        if action in ("DeleteMessage", "DeleteMessageBatch"):
+            # A delete can free a FIFO group: a waiting long poll may now take its next message.
+            queues.notify(params.get("QueueUrl", ""))
         return answer
 
     # --- receiving ------------------------------------------------------------------------
@@ -70,8 +77,12 @@ class SqsFrontEnd:
         wait = params.get("WaitTimeSeconds")
         wait = int(wait) if wait is not None else (view.receive_wait_seconds if view else 0)
         deadline = time.monotonic() + wait
+        # moto picks a FIFO queue's free groups without a lock: two receives at the same moment
+        # could both take a message of one group. One receive at a time per FIFO queue.
+        lock = self._receive_lock(queues.key(url)) if view and view.fifo else nullcontext()
         while True:
-            answer = _forward(self.moto_app, environ, {**params, "WaitTimeSeconds": 0})
+            with lock:
+                answer = _forward(self.moto_app, environ, {**params, "WaitTimeSeconds": 0})
             status, _, raw = answer
             if not status.startswith("200"):
                 return answer
@@ -86,6 +97,10 @@ class SqsFrontEnd:
                 if realism.draw(realism.duplicate):
                     queues.deliver_again(url, message["ReceiptHandle"])
         return answer
+
+    def _receive_lock(self, key: tuple[str, str] | None) -> threading.Lock:
+        with self._locks_lock:
+            return self._receive_locks.setdefault(key, threading.Lock())
 
     # --- sending --------------------------------------------------------------------------
 
