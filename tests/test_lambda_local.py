@@ -348,3 +348,40 @@ def test_provisioned_concurrency_initialises_environments_ahead_of_traffic(cloud
     aws_lambda.delete_provisioned_concurrency_config(FunctionName=name, Qualifier=version)
     with pytest.raises(aws_lambda.exceptions.ProvisionedConcurrencyConfigNotFoundException):
         aws_lambda.get_provisioned_concurrency_config(FunctionName=name, Qualifier=version)
+
+
+def test_snap_start_restores_published_versions_from_one_init(cloud, deploy):
+    name = deploy(SnapStart={"ApplyOn": "PublishedVersions"})
+    aws_lambda = cloud.client("lambda")
+    latest = aws_lambda.get_function_configuration(FunctionName=name)
+    assert latest["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "Off"}
+    version = aws_lambda.publish_version(FunctionName=name)["Version"]
+    published = aws_lambda.get_function_configuration(FunctionName=name, Qualifier=version)
+    assert published["SnapStart"]["OptimizationStatus"] == "On"
+
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(
+            pool.map(
+                lambda n: invoke(
+                    cloud,
+                    name,
+                    {"action": "sleep", "seconds": 0.3},
+                    Qualifier=version,
+                    LogType="Tail",
+                ),
+                range(3),
+            )
+        )
+    pids = set()
+    for response, body in answers:
+        report = base64.b64decode(response["LogResult"]).decode().splitlines()[-1]
+        assert "Restore Duration:" in report and "Init Duration" not in report
+        assert body["init_type"] == "snap-start"
+        pids.add(body["pid"])
+    assert len(pids) == 3  # three environments, restored from one initialised template
+    with pytest.raises(aws_lambda.exceptions.InvalidParameterValueException):
+        aws_lambda.put_provisioned_concurrency_config(
+            FunctionName=name, Qualifier=version, ProvisionedConcurrentExecutions=1
+        )
+    response, _ = invoke(cloud, name, LogType="Tail")  # $LATEST: an ordinary cold start
+    assert "Init Duration" in base64.b64decode(response["LogResult"]).decode()

@@ -70,6 +70,11 @@ class Gateway:
                 method, provisioned["name"], environ, self._region(environ), DEFAULT_ACCOUNT_ID
             )
             return _respond(start_response, answer)
+        configured = self.lambdas.configuration_call(
+            method, path, environ, self._region(environ), DEFAULT_ACCOUNT_ID, self.moto_app
+        )
+        if configured is not None:
+            return _respond(start_response, configured)
         function = _FUNCTION.match(path)
         if function and method == "DELETE":
             answer = call(self.moto_app, environ)

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import queue
+import re
 import shutil
 import tempfile
 import threading
@@ -33,16 +34,26 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from workshop.local.environment import Environment, EnvironmentDied, FunctionSpec, Outcome
+from workshop.local.environment import (
+    Environment,
+    EnvironmentDied,
+    FunctionSpec,
+    Outcome,
+    function_environment,
+)
 from workshop.local.moto_state import MotoLambda
-from workshop.local.wsgi import Answer, json_answer, read_body
+from workshop.local.snapshot import Snapshot, template_command
+from workshop.local.wsgi import Answer, WsgiApp, call, json_answer, read_body
 
 LOCAL_CEILING = int(os.environ.get("WORKSHOP_LAMBDA_MAX_ENVIRONMENTS", "32"))
 """Environments per function at most, whatever the reserved concurrency (a laptop's limit)."""
 KEEP_ALIVE_S = float(os.environ.get("WORKSHOP_LAMBDA_KEEP_ALIVE", "60"))
 """Seconds an idle environment is kept warm (AWS does not publish its own; it varies)."""
 INIT_LIMIT_S = 10.0  # AWS limits Init to 10 s
-TAIL_BYTES = 4096  # LogType=Tail returns the last 4 KB of the invocation's log
+TAIL_BYTES = 4096
+_CONFIG_PATH = re.compile(
+    r"^/2015-03-31/functions/?(?P<name>[^/]*)(?P<tail>/configuration|/versions)?/?$"
+)  # LogType=Tail returns the last 4 KB of the invocation's log
 
 
 class Throttled(Exception):
@@ -60,6 +71,10 @@ class Pool:
     environments: list[Environment] = field(default_factory=list)
     provisioned: int = 0
     provisioned_at: datetime | None = None
+    snap_start: bool = False
+    """SnapStart is on for this published version: new environments are restored by forking
+    :attr:`snapshot`, the process that ran Init once."""
+    snapshot: Snapshot | None = None
 
 
 class LambdaService:
@@ -68,6 +83,7 @@ class LambdaService:
         self._pools: dict[tuple[str, str, str], Pool] = {}
         self._lock = threading.Lock()
         self._code_root = Path(tempfile.mkdtemp(prefix="workshop-lambda-"))
+        self._snap_start: dict[tuple[str, str], str] = {}
         self._logs: queue.Queue[tuple[MotoLambda, str, str, list[dict]] | None] = queue.Queue()
         self._stopping = threading.Event()
         self._threads = [
@@ -164,6 +180,7 @@ class LambdaService:
             if pool is not None and pool.revision == revision:
                 return pool
             old, pool = pool, Pool(revision, self._spec(configuration, code, region))
+            pool.snap_start = self.snap_start_on(region, pool.spec.name, pool.spec.version)
             self._pools[key] = pool
         if old is not None:
             self._retire_pool(old)
@@ -217,7 +234,8 @@ class LambdaService:
 
     def _cold_start(self, pool: Pool, *, provisioned: bool = False) -> Environment:
         stream = f"{datetime.now(UTC):%Y/%m/%d}/[{pool.spec.version}]{uuid.uuid4().hex}"
-        environment = Environment(pool.spec, stream, provisioned=provisioned)
+        snapshot = self._snapshot(pool) if pool.snap_start else None
+        environment = Environment(pool.spec, stream, provisioned=provisioned, snapshot=snapshot)
         with self._lock:
             pool.environments.append(environment)
         return environment
@@ -301,14 +319,21 @@ class LambdaService:
         """The invocation's log as Lambda writes it; shipped to CloudWatch Logs in the
         background, returned for LogType=Tail."""
         spec = environment.spec
-        billed = math.ceil(outcome.duration_ms + (outcome.init_ms or 0))
+        restore = outcome.init_ms if environment.restored else None
+        init = None if environment.restored else outcome.init_ms
+        billed = math.ceil(outcome.duration_ms + (init or 0))  # Init is billed since 2025-08
         report = (
             f"REPORT RequestId: {request_id}\tDuration: {outcome.duration_ms:.2f} ms\t"
             f"Billed Duration: {billed} ms\tMemory Size: {spec.memory_mb} MB\t"
             f"Max Memory Used: {outcome.max_memory_mb} MB"
         )
-        if outcome.init_ms is not None:
-            report += f"\tInit Duration: {outcome.init_ms:.2f} ms"
+        if init is not None:
+            report += f"\tInit Duration: {init:.2f} ms"
+        if restore is not None:
+            report += (
+                f"\tRestore Duration: {restore:.2f} ms"
+                f"\tBilled Restore Duration: {math.ceil(restore)} ms"
+            )
         lines = [
             f"START RequestId: {request_id} Version: {spec.version}",
             *outcome.log_lines,
@@ -361,6 +386,13 @@ class LambdaService:
             )
         configuration, code = found
         pool = self._pool(moto, configuration, code, region)
+        if method == "PUT" and pool.snap_start:
+            return _error(
+                400,
+                "InvalidParameterValueException",
+                "Provisioned Concurrency Configs cannot be applied to a function "
+                "version with SnapStart enabled.",
+            )
         if method == "PUT":
             request = json.loads(read_body(environ) or b"{}")
             wanted = int(request.get("ProvisionedConcurrentExecutions", 0))
@@ -436,8 +468,73 @@ class LambdaService:
             idle, pool.idle = pool.idle, []
             for environment in idle:
                 pool.environments.remove(environment)
+            snapshot, pool.snapshot = pool.snapshot, None
         for environment in idle:
             environment.retire()
+        if snapshot is not None:
+            snapshot.close()
+
+    # --- SnapStart (moto keeps no SnapStart setting) -----------------------------------------
+
+    def _snapshot(self, pool: Pool) -> Snapshot:
+        """The version's snapshot, made on first need: Init runs once, in the template."""
+        with self._lock:
+            if pool.snapshot is None or pool.snapshot.process.poll() is not None:
+                spec = pool.spec
+                template_tmp = Path(tempfile.mkdtemp(dir=self._code_root))
+                env = function_environment(
+                    spec,
+                    runtime_api="",
+                    log_stream="",
+                    tmp=template_tmp,
+                    initialization_type="snap-start",
+                )
+                pool.snapshot = Snapshot(template_command(), spec.handler, spec.code_dir, env)
+            return pool.snapshot
+
+    def configuration_call(
+        self,
+        method: str,
+        path: str,
+        environ: dict[str, Any],
+        region: str,
+        account: str,
+        moto_app: WsgiApp,
+    ) -> Answer | None:
+        """Create, update, get and publish calls, answered by moto, with SnapStart kept here.
+
+        Returns None for calls that do not concern SnapStart (the gateway forwards them)."""
+        match = _CONFIG_PATH.match(path)
+        if match is None:
+            return None
+        name, tail = unquote(match["name"] or ""), match["tail"] or ""
+        if method == "GET" and not name:
+            return None  # ListFunctions
+        wanted = None
+        if (method, tail) in (("POST", ""), ("PUT", "/configuration")):
+            request = json.loads(read_body(environ) or b"{}")
+            name = name or request.get("FunctionName", "")
+            wanted = (request.get("SnapStart") or {}).get("ApplyOn")
+        elif (method, tail) not in (("GET", ""), ("GET", "/configuration"), ("POST", "/versions")):
+            return None
+        status, headers, body = call(moto_app, environ)
+        if not status.startswith("2"):
+            return status, headers, body
+        name = name.split(":function:")[-1].split(":")[0]
+        if wanted is not None:
+            self._snap_start[(region, name)] = wanted
+        result = json.loads(body)
+        configuration = result.get("Configuration", result)
+        apply_on = self._snap_start.get((region, name), "None")
+        published = configuration.get("Version", "$LATEST") != "$LATEST"
+        configuration["SnapStart"] = {
+            "ApplyOn": apply_on,
+            "OptimizationStatus": "On" if apply_on == "PublishedVersions" and published else "Off",
+        }
+        return json_answer(int(status.split()[0]), result)
+
+    def snap_start_on(self, region: str, name: str, version: str) -> bool:
+        return version != "$LATEST" and self._snap_start.get((region, name)) == "PublishedVersions"
 
     def retire_function(self, name_or_arn: str) -> None:
         """Retire the environments of a deleted function, every version of it: the idle ones
@@ -472,6 +569,8 @@ class LambdaService:
         for pool in pools:
             for environment in list(pool.environments):
                 environment.retire()
+            if pool.snapshot is not None:
+                pool.snapshot.close()
         self._logs.put(None)
         for thread in self._threads:
             thread.join(timeout=5)
