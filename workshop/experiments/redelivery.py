@@ -43,7 +43,7 @@ from botocore.exceptions import ClientError
 from tqdm.auto import tqdm
 
 from workshop.experiments.backlog import depth
-from workshop.experiments.threads import Workers
+from workshop.experiments.threads import Workers, print_final_state
 
 if TYPE_CHECKING:
     from workshop.backends import Backend
@@ -624,7 +624,7 @@ def kill_workers(
         if bar is not None:
             bar.update(len(processed()) - bar.n)
             bar.close()
-            _print_final_state(bar)
+            print_final_state(bar)
     seconds = time.monotonic() - t0
     events = supervisor.frame()
     attempts = attempts_from_events(events)
@@ -875,10 +875,3 @@ def hidden_until(attempt: pd.Series, heartbeats: pd.DataFrame, visibility_timeou
             break
         end = t + visibility_timeout
     return min(end, attempt["finished_at"])
-
-
-def _print_final_state(bar: Any) -> None:
-    """One line with the final count under a widget bar, which a saved notebook shows as 0 %."""
-    if any(cls.__module__ == "tqdm.notebook" for cls in type(bar).__mro__):
-        total = f"/{bar.total}" if bar.total else ""
-        print(f"{bar.desc}: {bar.n}{total} in {bar.format_dict['elapsed']:.1f} s", flush=True)

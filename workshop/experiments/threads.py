@@ -80,7 +80,7 @@ class Workers:
             if bar is not None and progress is not None:
                 bar.update(progress() - bar.n)
                 bar.close()
-                _print_final_state(bar)
+                print_final_state(bar)
         if self.alive():
             self.stop.set()
             self._join(GRACE_SECONDS)
@@ -96,7 +96,7 @@ class Workers:
             thread.join(timeout=max(0.0, end - time.perf_counter()))
 
 
-def _print_final_state(bar: tqdm) -> None:
+def print_final_state(bar: tqdm) -> None:
     """One line with the final count under a widget bar (a Jupyter notebook).
 
     A saved or exported notebook keeps only the widget's text fallback, drawn when the bar was
