@@ -3,72 +3,21 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
 import re
 import time
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from botocore.config import Config
+from conftest import invoke, zipped
 
-FUNCTIONS = Path(__file__).with_name("functions")
 REPORT = re.compile(
     r"^REPORT RequestId: (?P<id>[0-9a-f-]{36})\tDuration: \d+\.\d{2} ms\tBilled Duration: "
     r"(?P<billed>\d+) ms\tMemory Size: 128 MB\tMax Memory Used: (?P<mem>\d+) MB"
     r"(\tInit Duration: (?P<init>\d+\.\d{2}) ms)?$"
 )
-
-
-@pytest.fixture(params=["awslambdaric", "workshop"])
-def client_kind(request, monkeypatch):
-    """Every test runs under AWS's runtime client and under ours."""
-    if request.param == "awslambdaric":
-        pytest.importorskip("awslambdaric")
-        monkeypatch.delenv("WORKSHOP_RUNTIME_CLIENT", raising=False)
-    else:
-        monkeypatch.setenv("WORKSHOP_RUNTIME_CLIENT", "workshop")
-    return request.param
-
-
-def zipped(*modules: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for module in modules:
-            archive.write(FUNCTIONS / f"{module}.py", f"{module}.py")
-    return buffer.getvalue()
-
-
-@pytest.fixture
-def deploy(cloud, client_kind):
-    aws_lambda = cloud.client("lambda")
-    role = cloud.client("iam").create_role(
-        RoleName=cloud.name("lambda-role"), AssumeRolePolicyDocument="{}", Tags=cloud.tag_list()
-    )["Role"]["Arn"]
-
-    def make(base: str = "probe", module: str = "probe", **settings) -> str:
-        name = cloud.name(base)
-        aws_lambda.create_function(
-            FunctionName=name,
-            Runtime="python3.12",
-            Role=role,
-            Handler=f"{module}.handler",
-            Code={"ZipFile": zipped(module)},
-            Tags=cloud.tags,
-            **{"Timeout": 3, "MemorySize": 128, **settings},
-        )
-        return name
-
-    return make
-
-
-def invoke(cloud, name: str, event: dict | None = None, **extra) -> tuple[dict, object]:
-    response = cloud.client("lambda").invoke(
-        FunctionName=name, Payload=json.dumps(event or {}).encode(), **extra
-    )
-    return response, json.loads(response["Payload"].read() or b"null")
 
 
 def test_cold_then_warm_with_report_lines(cloud, deploy):
