@@ -69,6 +69,31 @@ def sqs(cloud: LocalBackend):
     return cloud.client("sqs")
 
 
+@pytest.fixture
+def current(cloud: LocalBackend, monkeypatch) -> Iterator[LocalBackend]:
+    """Point ``workshop.current()`` (which exercise checkers use) at the test's backend, and
+    check afterwards that the checker removed the scratch queues it made."""
+    import workshop
+
+    monkeypatch.setattr(workshop, "_current", cloud)
+    yield cloud
+    left = cloud.client("sqs").list_queues(QueueNamePrefix=cloud.prefix).get("QueueUrls", [])
+    assert left == [], f"a checker left its scratch queues behind: {left}"
+
+
+def no_check_threads_left(seconds: float = 5.0) -> bool:
+    """True once no exercise checker's worker thread is running any more."""
+    import threading
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if not [t for t in threading.enumerate() if t.name.startswith("workshop-check-")]:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 # --- Lambda -----------------------------------------------------------------------------------
 
 FUNCTIONS = Path(__file__).with_name("functions")

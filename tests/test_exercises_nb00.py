@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-import workshop
 from workshop.exercises import nb00
 
 
-@pytest.fixture
-def connected(cloud, monkeypatch):
-    """The package's current backend is the test's own participant on the test server."""
-    monkeypatch.setattr(workshop, "_current", cloud)
-    return cloud
-
-
-def test_q1_right(connected):
-    url = connected.create_queue("greetings", VisibilityTimeout=10)
+def test_q1_right(current):
+    url = current.create_queue("greetings", VisibilityTimeout=10)
     assert nb00.q1.evaluate(url).correct
+    current.client("sqs").delete_queue(QueueUrl=url)  # the learner's queue, not a checker's
 
 
 @pytest.mark.parametrize(
@@ -35,18 +28,18 @@ def test_q1_right(connected):
         (lambda c: c.create_queue("greetings", VisibilityTimeout=10) + "-gone", "No such queue"),
     ],
 )
-def test_q1_wrong(connected, make, complaint):
-    outcome = nb00.q1.evaluate(make(connected))
+def test_q1_wrong(current, make, complaint):
+    outcome = nb00.q1.evaluate(make(current))
     assert outcome.status == "incorrect"
     assert complaint in outcome.message
-    connected.client("sqs")  # the fixture's clean-up removes tagged queues; remove the rest
+    current.client("sqs")  # the fixture's clean-up removes tagged queues; remove the rest
     for url in (
-        connected.client("sqs").list_queues(QueueNamePrefix=connected.prefix).get("QueueUrls", [])
+        current.client("sqs").list_queues(QueueNamePrefix=current.prefix).get("QueueUrls", [])
     ):
-        connected.client("sqs").delete_queue(QueueUrl=url)
+        current.client("sqs").delete_queue(QueueUrl=url)
 
 
-def test_q1_not_attempted(connected):
+def test_q1_not_attempted(current):
     assert nb00.q1.evaluate(...).status == "not attempted"
 
 

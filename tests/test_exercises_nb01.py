@@ -3,34 +3,14 @@ answer away, an untouched one is "not attempted", and no checker hangs or leaves
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
+from conftest import no_check_threads_left
 
-import workshop
 from workshop.exercises import nb01
-
-
-@pytest.fixture
-def current(cloud, monkeypatch):
-    """Point workshop.current() (which the checkers use) at the test's local backend."""
-    monkeypatch.setattr(workshop, "_current", cloud)
-    yield cloud
-    left = cloud.client("sqs").list_queues(QueueNamePrefix=cloud.prefix).get("QueueUrls", [])
-    assert left == [], f"a checker left its scratch queue behind: {left}"
-
-
-def no_check_threads_left(seconds: float = 5.0) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if not [t for t in threading.enumerate() if t.name.startswith("workshop-check-")]:
-            return True
-        time.sleep(0.05)
-    return False
-
 
 # --- q1 ---------------------------------------------------------------------------------------
 

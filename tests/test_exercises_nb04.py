@@ -9,20 +9,10 @@ import time
 
 import pandas as pd
 import pytest
+from conftest import no_check_threads_left
 
-import workshop
 from workshop.exercises import nb04
 from workshop.experiments.dead_letters import PoisonResult, QueuePair
-
-
-@pytest.fixture
-def current(cloud, monkeypatch):
-    """Point workshop.current() (which the checkers use) at the test's local backend."""
-    monkeypatch.setattr(workshop, "_current", cloud)
-    yield cloud
-    left = cloud.client("sqs").list_queues(QueueNamePrefix=cloud.prefix).get("QueueUrls", [])
-    assert left == [], f"a checker left its scratch queues behind: {left}"
-
 
 # --- q1 ---------------------------------------------------------------------------------------
 
@@ -298,15 +288,6 @@ def test_q4_a_function_that_never_returns_fails_in_bounded_time(current, monkeyp
     assert time.monotonic() - started < 10
     assert outcome.status == "incorrect" and "did not return within" in outcome.message
     assert no_check_threads_left()
-
-
-def no_check_threads_left(seconds: float = 5.0) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if not [t for t in threading.enumerate() if t.name.startswith("workshop-check-")]:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _short(run_bounded):

@@ -81,23 +81,29 @@ def execution_role(cloud: Backend) -> str:
     return arn
 
 
-def deploy(
+def deploy(cloud: Backend, folder: str, *, name: str | None = None, **options: Any) -> str:
+    """Create (or replace) a function from ``functions/<folder>`` and return its name.
+
+    ``options`` are those of :func:`deploy_code` (``handler``, ``runtime``) and of
+    ``create_function`` (``MemorySize=256``, ``Timeout=5``, ``Environment={...}``).
+    """
+    code = zip_folder(FUNCTIONS_DIR / folder)
+    return deploy_code(cloud, name or folder.replace("_", "-"), code, **options)
+
+
+def deploy_code(
     cloud: Backend,
-    folder: str,
+    base: str,
+    code: bytes,
     *,
-    name: str | None = None,
     handler: str = "app.handler",
     runtime: str = "python3.12",
     **configuration: Any,
 ) -> str:
-    """Create (or replace) a function from ``functions/<folder>`` and return its name.
-
-    ``configuration`` goes to ``create_function`` as it is (``MemorySize=256``,
-    ``Timeout=5``, ``Environment={"Variables": {...}}``).
-    """
+    """Create (or replace) a function from zip bytes, with the participant's name, tags and
+    execution role, and wait until it is active; return its name."""
     aws_lambda = cloud.client("lambda")
-    function_name = cloud.name(name or folder.replace("_", "-"))
-    code = zip_folder(FUNCTIONS_DIR / folder)
+    function_name = cloud.name(base)
     role = execution_role(cloud)
     with contextlib.suppress(aws_lambda.exceptions.ResourceNotFoundException):
         aws_lambda.delete_function(FunctionName=function_name)

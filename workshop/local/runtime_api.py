@@ -61,8 +61,13 @@ class RuntimeApiServer:
         handler = type("Handler", (_Handler,), {"listener": listener})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
+        # A short poll interval: retiring an environment (a timeout, a configuration change)
+        # waits for this loop to notice, and the caller is waiting too.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="lambda-runtime-api", daemon=True
+            target=self._server.serve_forever,
+            args=(0.02,),
+            name="lambda-runtime-api",
+            daemon=True,
         )
         self._thread.start()
 
