@@ -123,7 +123,12 @@ def _check_local(settings) -> list[Finding]:
                 "run `workshop doctor` again; if it persists, report it with this output",
             )
         ]
-    return [Finding(True, f"local cloud answers: {cloud.describe()}")]
+    from workshop.local.environment import runtime_client_name
+
+    return [
+        Finding(True, f"local cloud answers: {cloud.describe()}"),
+        Finding(True, f"Lambda functions run under {runtime_client_name()}"),
+    ]
 
 
 def run_checks(backend: str | None = None, out: Callable[[str], None] = print) -> bool:
