@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from workshop.exercises.core import (
     CORRECT,
     INCORRECT,
@@ -44,6 +46,8 @@ def test_value_exercise_numbers():
     assert "10" not in too_big.message  # the answer is not given away
     assert q.evaluate("10").status == INCORRECT
     assert q.evaluate(True).status == INCORRECT
+    assert q.evaluate(np.int64(10)).status == CORRECT  # from a DataFrame
+    assert q.evaluate(np.float64(10.0)).status == CORRECT
 
 
 def test_value_exercise_tolerance_and_strings():

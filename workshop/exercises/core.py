@@ -20,9 +20,12 @@ from __future__ import annotations
 import dis
 import inspect
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 CORRECT, INCORRECT, NOT_ATTEMPTED = "correct", "incorrect", "not attempted"
 
@@ -47,6 +50,11 @@ class Outcome:
     def __str__(self) -> str:
         mark = {CORRECT: "✅ Correct", INCORRECT: "❌ Not yet", NOT_ATTEMPTED: "✏️ Not attempted"}
         return f"{mark[self.status]}: {self.message}" if self.message else mark[self.status]
+
+
+def is_number(value: Any) -> bool:
+    """True for ints, floats and numpy numbers (what a DataFrame hands back), not for bools."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
 
 
 def is_untouched(value: Any) -> bool:
@@ -116,9 +124,10 @@ class ValueExercise(Exercise):
 
     def _check(self, answer: Any) -> str | None:
         expected = self.expected
-        if isinstance(expected, int | float) and not isinstance(expected, bool):
-            if not isinstance(answer, int | float) or isinstance(answer, bool):
+        if is_number(expected):
+            if not is_number(answer):
                 raise Incorrect(f"Expected a number, got {type(answer).__name__} {answer!r}.")
+            answer = float(answer)  # a numpy number from a DataFrame is a number too
             if not math.isclose(answer, expected, rel_tol=self.tolerance, abs_tol=1e-12):
                 direction = "too large" if answer > expected else "too small"
                 raise Incorrect(f"{answer!r} is {direction}.")

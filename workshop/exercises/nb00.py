@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 
 import workshop
 from workshop.costs import Usage, monthly_cost
-from workshop.exercises.core import CheckedExercise, Incorrect
+from workshop.exercises.core import CheckedExercise, Incorrect, is_number
 
 
 def _judge_queue(queue_url: str) -> str:
@@ -55,7 +55,7 @@ MONTHLY_SQS_COST = monthly_cost(Usage(sqs_requests=3_000_000))["sqs"]
 
 
 def _judge_monthly_cost(answer: float) -> None:
-    if not isinstance(answer, int | float) or isinstance(answer, bool):
+    if not is_number(answer):
         raise Incorrect(f"Expected a number of US dollars, got {type(answer).__name__}.")
     if math.isclose(answer, MONTHLY_SQS_COST, rel_tol=0.01):
         return

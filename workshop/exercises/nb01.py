@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 
 import workshop
 from workshop.data import upload_messages
-from workshop.exercises.core import CheckedExercise, Incorrect
+from workshop.exercises.core import CheckedExercise, Incorrect, is_number
 
 TIME_LIMIT_SECONDS = 30.0
 """How long a learner's function may run: room for one 20 s long poll, the longest SQS allows."""
@@ -204,7 +204,7 @@ Q1_EXPECTED = Q1_DAYS * 24 * 3600 // Q1_WAIT_SECONDS
 
 
 def _judge_idle_requests(answer: Any) -> str:
-    if isinstance(answer, bool) or not isinstance(answer, int | float):
+    if not is_number(answer):
         raise Incorrect(f"Answer with a number of requests; got {type(answer).__name__}.")
 
     def near(value: float) -> bool:

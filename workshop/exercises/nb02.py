@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 
 import workshop
 from workshop.data import upload_messages
-from workshop.exercises.core import CheckedExercise, Incorrect
+from workshop.exercises.core import CheckedExercise, Incorrect, is_number
 from workshop.exercises.nb01 import run_bounded
 
 MAX_VISIBILITY_TIMEOUT = 43_200
@@ -38,7 +38,7 @@ MAX_VISIBILITY_TIMEOUT = 43_200
 
 
 def _require_number(answer: Any, unit: str) -> float:
-    if isinstance(answer, bool) or not isinstance(answer, int | float):
+    if not is_number(answer):
         raise Incorrect(f"Answer with a number of {unit}; got {type(answer).__name__} {answer!r}.")
     return float(answer)
 

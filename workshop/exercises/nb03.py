@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from workshop.data import photo_uploads, upload_messages
-from workshop.exercises.core import CheckedExercise, Incorrect, ValueExercise
+from workshop.exercises.core import CheckedExercise, Incorrect, ValueExercise, is_number
 from workshop.exercises.nb01 import Call, Recorder, run_bounded, scratch_queue, send_bodies
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -300,7 +300,7 @@ def _judge_wait(answer: Any, waits: Any = None) -> str:
         raise Incorrect(
             "Pass your measurement as the second argument: nb03.q3.check(answer, held.waits)."
         )
-    if isinstance(answer, bool) or not isinstance(answer, int | float):
+    if not is_number(answer):
         raise Incorrect(f"Answer with a number of seconds; got {type(answer).__name__}.")
     measured = float(waits.set_index("group").loc["crashed", "waited"])
     if math.isnan(measured):

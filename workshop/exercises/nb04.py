@@ -25,7 +25,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 import workshop
-from workshop.exercises.core import CheckedExercise, Incorrect
+from workshop.exercises.core import CheckedExercise, Incorrect, is_number
 from workshop.exercises.nb01 import Recorder, run_bounded
 from workshop.experiments import dead_letters
 from workshop.experiments.dead_letters import QueuePair, queue_arn, read_redrive_policy
@@ -202,7 +202,7 @@ q2 = CheckedExercise(
 
 
 def _judge_retention(answer: Any) -> str:
-    if isinstance(answer, bool) or not isinstance(answer, int | float):
+    if not is_number(answer):
         raise Incorrect(f"Answer with a number of seconds; got {type(answer).__name__}.")
     if answer != int(answer):
         raise Incorrect("MessageRetentionPeriod is a whole number of seconds.")

@@ -34,7 +34,7 @@ from botocore.exceptions import ClientError
 
 import workshop
 from workshop import lambdas
-from workshop.exercises.core import CheckedExercise, Incorrect
+from workshop.exercises.core import CheckedExercise, Incorrect, is_number
 from workshop.exercises.nb01 import run_bounded
 
 TIME_LIMIT_SECONDS = 30.0
@@ -45,7 +45,7 @@ TIME_LIMIT_SECONDS = 30.0
 
 
 def _number(answer: Any, what: str) -> float:
-    if isinstance(answer, bool) or not isinstance(answer, int | float):
+    if not is_number(answer):
         raise Incorrect(f"Answer with {what}; got {type(answer).__name__} {answer!r}.")
     return float(answer)
 
