@@ -334,3 +334,18 @@ def test_snap_start_restores_published_versions_from_one_init(cloud, deploy):
         )
     response, _ = invoke(cloud, name, LogType="Tail")  # $LATEST: an ordinary cold start
     assert "Init Duration" in base64.b64decode(response["LogResult"]).decode()
+
+
+def test_an_idle_environment_retires_after_the_keep_alive(cloud, deploy, monkeypatch):
+    from workshop.local import lambda_service
+
+    monkeypatch.setattr(lambda_service, "KEEP_ALIVE_S", 0.5)
+    name = deploy()
+    _, first = invoke(cloud, name)
+    _, warm = invoke(cloud, name)
+    assert warm["pid"] == first["pid"]
+    time.sleep(2.0)  # the keep-alive passes; the reaper looks once a second
+    response, later = invoke(cloud, name, LogType="Tail")
+    assert later["pid"] != first["pid"] and later["invocations"] == 1
+    assert "Init Duration" in base64.b64decode(response["LogResult"]).decode()
+    assert not Path(f"/proc/{first['pid']}").exists()
