@@ -26,7 +26,8 @@ def test_cold_then_warm_with_report_lines(cloud, deploy):
     assert first["StatusCode"] == 200 and "FunctionError" not in first
     assert body["invocations"] == 1 and body["n"] == 1
     log = base64.b64decode(first["LogResult"]).decode().splitlines()
-    assert log[0] == f"START RequestId: {body['request_id']} Version: $LATEST"
+    assert log[0].startswith("INIT_START Runtime Version: python:3.12")  # a new environment
+    assert log[1] == f"START RequestId: {body['request_id']} Version: $LATEST"
     assert "probe invocation 1" in log
     assert log[-2] == f"END RequestId: {body['request_id']}"
     cold = REPORT.match(log[-1])
@@ -109,7 +110,7 @@ def test_memory_beyond_the_memory_size_fails_as_out_of_memory(cloud, deploy):
     assert response["FunctionError"] == "Unhandled"
     assert error["errorType"] == "Runtime.OutOfMemory"
     report = REPORT.match(base64.b64decode(response["LogResult"]).decode().splitlines()[-1])
-    assert report and int(report["mem"]) > 128
+    assert report and int(report["mem"]) == 128  # AWS reports at most the memory size
     _, after = invoke(cloud, name, {"n": 1})
     assert after["n"] == 1 and after["pid"] != fine["pid"]
 

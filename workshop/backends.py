@@ -49,15 +49,21 @@ class Backend:
 
     # --- clients ------------------------------------------------------------------------
 
-    def client(self, service: str) -> BaseClient:
-        """A boto3 client for ``service`` on this backend (one per service, reused)."""
-        if service not in self._clients:
-            client = self.session.client(
-                service, endpoint_url=self.endpoint_url, config=self._client_config()
-            )
+    def client(self, service: str, *, retries: bool = True) -> BaseClient:
+        """A boto3 client for ``service`` on this backend (one per service, reused).
+
+        ``retries=False`` gives a client that makes every call once: to see a throttle (429)
+        instead of boto3 quietly trying again.
+        """
+        key = service if retries else f"{service} (no retries)"
+        if key not in self._clients:
+            config = self._client_config()
+            if not retries:
+                config = config.merge(Config(retries={"total_max_attempts": 1}))
+            client = self.session.client(service, endpoint_url=self.endpoint_url, config=config)
             client.meta.events.register("before-call", self._count_request)
-            self._clients[service] = client
-        return self._clients[service]
+            self._clients[key] = client
+        return self._clients[key]
 
     def _count_request(self, model, **_: Any) -> None:
         with self._requests_lock:

@@ -45,7 +45,9 @@ LOGGING_POLICY = {  # what AWS's AWSLambdaBasicExecutionRole allows, written inl
 REPORT = re.compile(
     r"REPORT RequestId: (?P<request_id>\S+)\s+Duration: (?P<duration_ms>[\d.]+) ms\s+"
     r"Billed Duration: (?P<billed_ms>\d+) ms\s+Memory Size: (?P<memory_mb>\d+) MB\s+"
-    r"Max Memory Used: (?P<max_memory_mb>\d+) MB(?:\s+Init Duration: (?P<init_ms>[\d.]+) ms)?"
+    r"Max Memory Used: (?P<max_memory_mb>\d+) MB"
+    r"(?:\s+Init Duration: (?P<init_ms>[\d.]+) ms)?"
+    r"(?:\s+Restore Duration: (?P<restore_ms>[\d.]+) ms)?"
 )
 
 
@@ -150,11 +152,12 @@ def parse_reports(lines: list[str]) -> pd.DataFrame:
         match = REPORT.search(line)
         if match:
             row: dict[str, Any] = match.groupdict()
-            for key in ("duration_ms", "init_ms"):
+            for key in ("duration_ms", "init_ms", "restore_ms"):
                 row[key] = float(row[key]) if row[key] is not None else None
             for key in ("billed_ms", "memory_mb", "max_memory_mb"):
                 row[key] = int(row[key])
-            row["cold_start"] = row["init_ms"] is not None
+            # A snapshot restore is a new environment too: a cold start, only a shorter one.
+            row["cold_start"] = row["init_ms"] is not None or row["restore_ms"] is not None
             rows.append(row)
     columns = [
         "request_id",
@@ -163,6 +166,7 @@ def parse_reports(lines: list[str]) -> pd.DataFrame:
         "memory_mb",
         "max_memory_mb",
         "init_ms",
+        "restore_ms",
         "cold_start",
     ]
     return pd.DataFrame(rows, columns=columns)

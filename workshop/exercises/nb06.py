@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import numbers
 import re
 from typing import Any
 
@@ -25,7 +26,7 @@ import pandas as pd
 from botocore.exceptions import ClientError, WaiterError
 
 from workshop import lambdas
-from workshop.exercises.core import CheckedExercise, Incorrect
+from workshop.exercises.core import CheckedExercise, Incorrect, is_number
 from workshop.exercises.nb01 import run_bounded
 from workshop.exercises.nb05 import scratch_function
 from workshop.simulation.keepalive import cold_starts as reference_cold_starts
@@ -42,8 +43,9 @@ Q1_EXPECTED = math.ceil(Q1_DURATION_MS + Q1_INIT_MS)
 
 
 def _judge_billed(answer: Any) -> str:
-    if isinstance(answer, bool) or not isinstance(answer, int | float):
+    if not is_number(answer):
         raise Incorrect(f"Answer with a number of milliseconds; got {type(answer).__name__}.")
+    answer = float(answer)
     if answer == Q1_EXPECTED:
         return (
             f"{Q1_DURATION_MS} + {Q1_INIT_MS} = {Q1_DURATION_MS + Q1_INIT_MS:.2f} ms, rounded up: "
@@ -104,7 +106,7 @@ def _judge_cold_starts(cold_starts: Any) -> str:
     for minutes, keep_alive in Q2_CASES:
         expected = reference_cold_starts(minutes, keep_alive)
         got = run_bounded(cold_starts, (list(minutes), keep_alive), "cold_starts", 3.0)
-        if isinstance(got, bool) or not isinstance(got, int):
+        if isinstance(got, bool) or not isinstance(got, numbers.Integral):
             raise Incorrect(f"Return the number of cold starts as an int; got {got!r}.")
         if got == expected:
             continue
@@ -276,11 +278,11 @@ def _judge_better_windows(answer: Any, policies: Any = None) -> str:
     table = policies.set_index("policy")
     if Q4_HYBRID not in table.index:
         raise Incorrect(f"Your table has no row {Q4_HYBRID!r}: run section 7 as it is.")
-    if isinstance(answer, int | float) and not isinstance(answer, bool):
+    if is_number(answer):
         answer = {answer}
     if not isinstance(answer, set | list | tuple | frozenset):
         raise Incorrect(f"Answer with a set of minutes, such as {{5, 10}}; got {answer!r}.")
-    if not all(isinstance(a, int | float) and not isinstance(a, bool) for a in answer):
+    if not all(is_number(a) for a in answer):
         raise Incorrect("Answer with window lengths in minutes (numbers), such as {5, 10}.")
     target = table.loc[Q4_HYBRID, "app_cold_start_pct_p75"]
     fixed = table[table["kind"] == "fixed"]

@@ -50,10 +50,10 @@ LOCAL_CEILING = int(os.environ.get("WORKSHOP_LAMBDA_MAX_ENVIRONMENTS", "32"))
 KEEP_ALIVE_S = float(os.environ.get("WORKSHOP_LAMBDA_KEEP_ALIVE", "60"))
 """Seconds an idle environment is kept warm (AWS does not publish its own; it varies)."""
 INIT_LIMIT_S = 10.0  # AWS limits Init to 10 s
-TAIL_BYTES = 4096
+TAIL_BYTES = 4096  # LogType=Tail returns the last 4 KB of the invocation's log
 _CONFIG_PATH = re.compile(
     r"^/2015-03-31/functions/?(?P<name>[^/]*)(?P<tail>/configuration|/versions)?/?$"
-)  # LogType=Tail returns the last 4 KB of the invocation's log
+)
 
 
 class Throttled(Exception):
@@ -133,13 +133,14 @@ class LambdaService:
             return "202 Accepted", [("x-amzn-RequestId", request_id)], b""
         try:
             outcome, log_text = self._run(moto, pool, request_id, payload)
-        except Throttled:
-            return _error(
-                429,
-                "TooManyRequestsException",
-                "Rate Exceeded.",
-                {"Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"},
+        except Throttled as throttled:
+            by_reserved = bool(throttled.args and throttled.args[0])
+            reason = (
+                "ReservedFunctionConcurrentInvocationLimitExceeded"
+                if by_reserved
+                else "ConcurrentInvocationLimitExceeded"  # the local ceiling, as an account's
             )
+            return _error(429, "TooManyRequestsException", "Rate Exceeded.", {"Reason": reason})
         headers = [
             ("Content-Type", "application/json"),
             ("x-amzn-RequestId", request_id),
@@ -266,7 +267,7 @@ class LambdaService:
         for _attempt in range(3):  # an environment that died idle gives the event to another
             got = self._acquire(pool, reserved)
             if got is None:
-                raise Throttled
+                raise Throttled(reserved is not None and pool.busy >= int(reserved))
             environment: Environment | None = None
             try:
                 if got == "cold":
@@ -322,10 +323,11 @@ class LambdaService:
         restore = outcome.init_ms if environment.restored else None
         init = None if environment.restored else outcome.init_ms
         billed = math.ceil(outcome.duration_ms + (init or 0))  # Init is billed since 2025-08
+        used = min(outcome.max_memory_mb, spec.memory_mb)  # AWS never reports more than the size
         report = (
             f"REPORT RequestId: {request_id}\tDuration: {outcome.duration_ms:.2f} ms\t"
             f"Billed Duration: {billed} ms\tMemory Size: {spec.memory_mb} MB\t"
-            f"Max Memory Used: {outcome.max_memory_mb} MB"
+            f"Max Memory Used: {used} MB"
         )
         if init is not None:
             report += f"\tInit Duration: {init:.2f} ms"
@@ -334,7 +336,15 @@ class LambdaService:
                 f"\tRestore Duration: {restore:.2f} ms"
                 f"\tBilled Restore Duration: {math.ceil(restore)} ms"
             )
+        first = []
+        if outcome.init_ms is not None:  # a new environment: AWS first names the runtime
+            runtime = spec.runtime.replace("python", "python:")
+            first.append(
+                f"INIT_START Runtime Version: {runtime}.local\tRuntime Version ARN: "
+                f"arn:aws:lambda:{spec.region}::runtime:local-{spec.runtime}"
+            )
         lines = [
+            *first,
             f"START RequestId: {request_id} Version: {spec.version}",
             *outcome.log_lines,
             f"END RequestId: {request_id}",
@@ -525,6 +535,15 @@ class LambdaService:
             self._snap_start[(region, name)] = wanted
         result = json.loads(body)
         configuration = result.get("Configuration", result)
+        version = configuration.get("Version", "$LATEST")
+        if tail == "/versions" and self.snap_start_on(region, name, version):
+            # AWS runs Init and takes the snapshot when the version is published.
+            threading.Thread(
+                target=self._snapshot_version,
+                args=(region, account, name, version),
+                name="lambda-snapshot",
+                daemon=True,
+            ).start()
         apply_on = self._snap_start.get((region, name), "None")
         published = configuration.get("Version", "$LATEST") != "$LATEST"
         configuration["SnapStart"] = {
@@ -532,6 +551,12 @@ class LambdaService:
             "OptimizationStatus": "On" if apply_on == "PublishedVersions" and published else "Off",
         }
         return json_answer(int(status.split()[0]), result)
+
+    def _snapshot_version(self, region: str, account: str, name: str, version: str) -> None:
+        moto = MotoLambda(account, region)
+        found = moto.function(name, version)
+        if found is not None:
+            self._snapshot(self._pool(moto, *found, region))
 
     def snap_start_on(self, region: str, name: str, version: str) -> bool:
         return version != "$LATEST" and self._snap_start.get((region, name)) == "PublishedVersions"
