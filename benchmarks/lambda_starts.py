@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from botocore.config import Config
 
@@ -88,6 +89,26 @@ def main(cold: int = 20, warm: int = 200, burst: int = 16) -> None:
 
         alive = cold_starts.environments(cloud, hello)
         idle = alive[alive["invocations"] >= 1]["rss_mb"].dropna().tolist()
+
+        # Snapshot starts: a published version with SnapStart. Each call starts while the
+        # earlier ones still sleep, so it needs an environment of its own, restored from the
+        # snapshot, and the restores happen one at a time.
+        snap = lambdas.deploy(
+            cloud, "startup", name="startup-snap", SnapStart={"ApplyOn": "PublishedVersions"}
+        )
+        snap_version = cold_starts.new_version(aws_lambda, snap, "snap")
+        time.sleep(1.0)  # the snapshot is taken at publish: let its Init finish
+        with ThreadPoolExecutor(12) as pool:
+            futures = []
+            for _ in range(12):
+                futures.append(
+                    pool.submit(
+                        cold_starts.call, wide, snap, {"sleep": 3.0}, qualifier=snap_version
+                    )
+                )
+                time.sleep(0.15)
+            snap_rows = [future.result() for future in futures]
+        restores = [r["restore_ms"] for r in snap_rows if r["restore_ms"] is not None]
     finally:
         cloud.cleanup(quiet=True)
 
@@ -106,6 +127,10 @@ def main(cold: int = 20, warm: int = 200, burst: int = 16) -> None:
     print(
         f"{burst} simultaneous first calls of a new version: all answered after "
         f"{burst_s * 1000:.0f} ms; {burst_cold} cold starts, Init {median_ms(burst_init)}"
+    )
+    print(
+        f"snapshot start (SnapStart idea), Restore Duration of {len(restores)} restores: "
+        f"{median_ms(restores)}"
     )
     print(
         f"resident memory of an idle environment (VmRSS), {len(idle)} environments: "

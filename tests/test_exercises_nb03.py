@@ -7,7 +7,6 @@ import json
 import time
 import uuid
 
-import pandas as pd
 import pytest
 from conftest import no_check_threads_left
 
@@ -100,6 +99,37 @@ def returns_a_list(sqs, queue_url):
     return list(count_per_user(sqs, queue_url).items())
 
 
+def short_polls(sqs, queue_url):
+    """Right counts on the local backend, but it stops on an empty short poll: on AWS a short
+    poll can come back empty while messages wait."""
+    counts, processed = {}, set()
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+        "Messages", []
+    ):
+        for message in messages:
+            if message["MessageId"] not in processed:
+                user = json.loads(message["Body"])["user"]
+                counts[user] = counts.get(user, 0) + 1
+                processed.add(message["MessageId"])
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return counts
+
+
+def one_at_a_time(sqs, queue_url):
+    """Long polls, but each receive asks for one message (the default)."""
+    counts, processed = {}, set()
+    while messages := sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get(
+        "Messages", []
+    ):
+        for message in messages:
+            if message["MessageId"] not in processed:
+                user = json.loads(message["Body"])["user"]
+                counts[user] = counts.get(user, 0) + 1
+                processed.add(message["MessageId"])
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return counts
+
+
 @pytest.mark.parametrize("right", [count_per_user, by_upload_id])
 def test_q1_right_answers(current, right):
     outcome = nb03.q1.evaluate(right)
@@ -115,6 +145,8 @@ def test_q1_right_answers(current, right):
         (never_deletes, "never deleted"),
         (skips_too_much, "too rarely"),
         (returns_a_list, "Return a dict"),
+        (short_polls, "empty short poll"),
+        (one_at_a_time, "asked for one message"),
     ],
 )
 def test_q1_wrong_answers(current, wrong, says):
@@ -225,6 +257,24 @@ def test_q2_right_answer():
     assert outcome.status == "correct", outcome.message
 
 
+def test_q2_says_checking_once_however_many_edits(capsys):
+    nb03.q2.check(lambda edit: edit["user"])
+    printed = capsys.readouterr().out
+    assert printed.count("Checking") == 1, printed
+    assert "Not yet" in printed
+
+
+def test_q2_counts_groups_in_words():
+    message = nb03.q2.evaluate(lambda edit: "all-edits").message
+    assert "share only 1 group:" in message
+    assert "groups:" in nb03.q2.evaluate(lambda edit: edit["user"]).message
+
+
+def test_q2_an_error_in_the_function_is_reported():
+    outcome = nb03.q2.evaluate(lambda edit: edit["photo"])
+    assert outcome.status == "incorrect" and "KeyError" in outcome.message
+
+
 @pytest.mark.parametrize(
     ("wrong", "says"),
     [
@@ -258,47 +308,89 @@ def test_the_scenario_has_three_edits_per_photo_interleaved():
     assert len({e["edit_id"] for e in edits}) == 12
 
 
-# --- q3: reading the timeline -----------------------------------------------------------------
+# --- q3: a prediction, checked by a run --------------------------------------------------------
 
-WAITS = pd.DataFrame(
-    {
-        "group": ["slow", "crashed", "free"],
-        "first_received": [0.01, 0.02, 0.05],
-        "next_received": [1.06, 2.13, 0.16],
-        "waited": [1.05, 2.11, 0.11],
-    }
+MEASURED = 3.13  # what a run with a 3 s visibility timeout typically measures
+
+
+@pytest.fixture
+def measured(monkeypatch):
+    """The checker's measurement, without the 4 s run."""
+    monkeypatch.setattr(nb03, "_measure_crashed_wait", lambda: MEASURED)
+
+
+def test_q3_runs_the_experiment_once_and_deletes_its_queue(current, monkeypatch):
+    monkeypatch.setattr(nb03, "_q3_measured", [])
+    started = time.monotonic()
+    outcome = nb03.q3.evaluate(3)
+    assert outcome.status == "correct", outcome.message
+    assert nb03.Q3_VISIBILITY_TIMEOUT <= nb03._q3_measured[0][1] < 3.6
+    assert 3 <= time.monotonic() - started < 8
+    started = time.monotonic()
+    assert nb03.q3.evaluate(1.0).status == "incorrect"
+    assert time.monotonic() - started < 1, "a second check reuses the measurement"
+    assert no_check_threads_left()
+
+
+@pytest.mark.parametrize("right", [3, 3.0, 2.9, 3.13, 3.3])
+def test_q3_right_answers(measured, right):
+    outcome = nb03.q3.evaluate(right)
+    assert outcome.status == "correct", outcome.message
+    assert "3.13" in outcome.message, "a right prediction is shown the measurement"
+
+
+@pytest.mark.parametrize(
+    ("wrong", "says"),
+    [
+        (0, "cannot be handed out"),
+        (0.2, "cannot be handed out"),
+        (1.0, "slow worker"),
+        (2.0, "2 s visibility timeout"),
+        (2.13, "2 s visibility timeout"),
+        (30, "default visibility timeout"),
+        (6, "once, not twice"),
+        (4.5, "Not what the run measured"),
+        (12, "Not what the run measured"),
+    ],
 )
-
-
-def test_q3_right_answers():
-    for answer in (2.11, 2.0, 2.3):
-        assert nb03.q3.evaluate(answer, WAITS).status == "correct"
-
-
-@pytest.mark.parametrize("wrong", [1.05, 0.11, 30, 1.8])
-def test_q3_wrong_answers(wrong):
-    outcome = nb03.q3.evaluate(wrong, WAITS)
+def test_q3_wrong_answers(measured, wrong, says):
+    outcome = nb03.q3.evaluate(wrong)
     assert outcome.status == "incorrect"
-    assert "2.1" not in outcome.message
+    assert says in outcome.message
+    assert "3.1" not in outcome.message and "too" not in outcome.message
 
 
-def test_q3_needs_a_number_and_the_measurement():
-    assert "second argument" in nb03.q3.evaluate(2.0).message
-    assert nb03.q3.evaluate("two", WAITS).status == "incorrect"
-    assert nb03.q3.evaluate(True, WAITS).status == "incorrect"
-    assert nb03.q3.evaluate(..., WAITS).status == "not attempted"
+def test_q3_needs_a_number_before_it_measures(monkeypatch):
+    monkeypatch.setattr(
+        nb03, "_measure_crashed_wait", lambda: pytest.fail("measured for a non-answer")
+    )
+    assert nb03.q3.evaluate(...).status == "not attempted"
+    for wrong in ("three", True, float("nan"), -1):
+        assert nb03.q3.evaluate(wrong).status == "incorrect"
 
 
 # --- q4: deduplication --------------------------------------------------------------------------
 
 
 def test_q4_right_wrong_and_untouched():
+    import numpy as np
+
     assert nb03.q4.evaluate(3).status == "correct"
-    for wrong in (2, 4, 5, "three"):
+    assert nb03.q4.evaluate(np.int64(3)).status == "correct"
+    for wrong in (0, 1, 2, 4, 5, 6, -1, 2.5, float("inf"), "three"):
         outcome = nb03.q4.evaluate(wrong)
-        assert outcome.status == "incorrect"
+        assert outcome.status == "incorrect", wrong
         assert "3" not in outcome.message
+        assert "too small" not in outcome.message and "too large" not in outcome.message
     assert nb03.q4.evaluate(...).status == "not attempted"
+
+
+@pytest.mark.parametrize(
+    ("wrong", "says"),
+    [(2, "explicit id or the hash"), (4, "send 5"), (5, "Work out each send's id")],
+)
+def test_q4_feedback_names_the_likely_slip(wrong, says):
+    assert says in nb03.q4.evaluate(wrong).message
 
 
 def test_every_exercise_has_a_hint_and_a_solution(capsys):

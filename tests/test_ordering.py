@@ -78,6 +78,16 @@ def test_duplicates_fool_the_naive_count_and_not_the_idempotent_one(cloud, sqs):
     assert sorted(int(m["Body"]) for m in got) == list(range(12))
 
 
+def test_on_aws_realism_is_asked_for_once_and_never_turned_off(cloud, monkeypatch):
+    # The aws backend prints a remark on every call: once is enough.
+    calls = []
+    monkeypatch.setattr(cloud, "kind", "aws")
+    monkeypatch.setattr(cloud, "set_sqs_realism", lambda url, **kwargs: calls.append(kwargs))
+    result = ordering.count_uploads(cloud, uploads=10, duplicate=0.1, reorder=0.1)
+    assert len(calls) == 1 and calls[0]["duplicate"] == 0.1
+    assert result.summary["realism"] is False and result.summary["missing"] == 0
+
+
 def test_without_realism_every_count_is_right_and_in_order(cloud):
     result = ordering.count_uploads(cloud, uploads=25, duplicate=0, reorder=0)
     s = result.summary
@@ -140,6 +150,7 @@ def test_a_held_group_waits_for_the_delete_or_the_visibility_timeout(cloud):
     assert list(crashed["receive_count"]) == [1, 2]
     assert (spans.groupby("group")["seq"].apply(lambda s: s.is_monotonic_increasing)).all()
     assert len(spans) == 2 * 3 + 1
+    assert result.queue_url.endswith(".fifo") and "held" in result.queue_url
     assert no_workers_left()
 
 
@@ -187,6 +198,23 @@ def test_dedup_sends_cover_both_rules():
     assert explicit[0].body != explicit[1].body
 
 
+# --- FIFO mistakes ----------------------------------------------------------------------------
+
+
+def test_every_fifo_mistake_is_refused_with_its_full_message(cloud, sqs):
+    url = cloud.create_queue("mistakes", fifo=True, ContentBasedDeduplication=True)
+    errors = ordering.fifo_mistakes(cloud, url, json.dumps({"user": "femi"}))
+    assert list(errors.columns) == ["mistake", "call", "code", "message"]
+    assert len(errors) == 4 and "(no error)" not in set(errors["code"])
+    codes = dict(zip(errors["mistake"], errors["code"], strict=True))
+    assert codes["no MessageGroupId"] == "MissingParameter"
+    assert codes["per-message DelaySeconds"] == "InvalidParameterValue"
+    message = errors.set_index("mistake").loc["no MessageGroupId", "message"]
+    assert message == "The request must contain the parameter MessageGroupId."
+    names = [u.rsplit("/", 1)[-1] for u in sqs.list_queues().get("QueueUrls", [])]
+    assert not [n for n in names if "no-suffix" in n], "the queue without .fifo was created"
+
+
 # --- plots ------------------------------------------------------------------------------------
 
 
@@ -207,3 +235,6 @@ def test_plots_are_titled_and_labelled(cloud):
             assert ax.get_legend() is not None
         matplotlib.pyplot.close(fig)
     assert "(s)" in figures[1].axes[0].get_xlabel()
+    held_labels = [t.get_text() for t in figures[2].axes[0].get_legend().get_texts()]
+    assert "crashed worker (held, never deleted)" in held_labels
+    assert "crashed worker" not in held_labels, "no solid patch that matches no bar"

@@ -196,7 +196,8 @@ class Backend:
         both turns it off. FIFO queues are never affected. On AWS this happens on its own, at
         rates nobody sets, so the aws backend only says so.
         """
-        print("On AWS, standard queues duplicate and reorder on their own; nothing to set.")
+        if duplicate or reorder:
+            print("On AWS, standard queues duplicate and reorder on their own; nothing to set.")
 
     def cleanup(self, *, quiet: bool = False) -> list[str]:
         """Delete everything this participant created on this backend; safe to run twice."""

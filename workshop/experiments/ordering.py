@@ -11,6 +11,8 @@ a deleted queue's name can be reused only after 60 s) and each returning what it
   that crashed; the timeline of what the other consumers could receive meanwhile.
 - :func:`deduplication`: content-based and explicit deduplication ids, sends against deliveries.
 
+And :func:`fifo_mistakes` collects the errors of the four usual FIFO mistakes.
+
 Times are seconds since the experiment started, from this process's monotonic clock, taken when
 a call returned: what the queue actually did, as a consumer sees it.
 
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from botocore.exceptions import ClientError
 
 from workshop.data import photo_uploads, upload_messages
 from workshop.experiments.threads import Workers
@@ -145,8 +148,9 @@ def count_uploads(
     One consumer receives everything (batches of ten), hands each message to a
     :class:`NaiveCounter` and an :class:`IdempotentCounter`, and deletes it. It stops when
     every upload has arrived and a receive comes back empty, or at the deadline. Realism mode
-    is turned off again at the end. On the aws backend ``set_sqs_realism`` does nothing: AWS
-    duplicates and reorders on its own, rarely, so such a run usually shows neither.
+    is turned off again at the end. On the aws backend ``set_sqs_realism`` only says that AWS
+    duplicates and reorders on its own, rarely, so such a run usually shows neither; it is
+    called once there, to turn realism on, so the remark is printed once.
     """
     if uploads < 1:
         raise ValueError("Send at least one upload.")
@@ -208,7 +212,8 @@ def count_uploads(
                     seen.add(body["seq"])
             delete_batch(sqs, url, messages)
     finally:
-        cloud.set_sqs_realism(url, duplicate=0, reorder=0)
+        if cloud.kind == "local":  # on AWS there is nothing to turn off
+            cloud.set_sqs_realism(url, duplicate=0, reorder=0)
     seconds = time.perf_counter() - t0
     deliveries = pd.DataFrame(rows, columns=list(DELIVERY_COLUMNS)).astype(DELIVERY_COLUMNS)
     users = sorted(truth)
@@ -265,7 +270,8 @@ class GroupsResult:
     held the message."""
     summary: pd.DataFrame
     """One row per group: messages, in_order (processed in the order sent),
-    max_in_flight (most of its messages being processed at once), consumers (how many
+    max_in_flight (most of its messages being processed at once: 1, since every receive takes
+    one message), consumers (how many
     different consumers worked on it)."""
     max_groups_at_once: int
     """The most groups being processed at the same moment: parallelism across groups."""
@@ -307,10 +313,14 @@ def fifo_groups(
     """Send the uploads of ``groups`` users to a FIFO queue, one message group per user, and
     let ``consumers`` threads process them (``work_seconds`` each) and delete them.
 
-    Each consumer receives one message at a time, so the record shows which consumer held
-    which message when. The consumers short-poll with a 50 ms pause after an empty receive,
-    so they stop as soon as the work is done instead of finishing a long poll. Their receives
-    are serialized (``serialize_receives``) to keep clear of a race in moto (see the code).
+    Each consumer receives one message at a time (``MaxNumberOfMessages=1``), so the record
+    shows which consumer held which message when, and a group never has more than one message
+    in flight. A consumer asking for more could receive several messages of one group in one
+    call, in order, and hold them all at once: SQS only refuses to hand out more of a group
+    while any of its messages is in flight. The consumers short-poll with a 50 ms pause after
+    an empty receive, so they stop as soon as the work is done instead of finishing a long
+    poll. Their receives are serialized (``serialize_receives``) to keep clear of a race in
+    moto (see the code).
     """
     sqs = cloud.client("sqs")
     url = cloud.create_queue(fresh("groups"), fifo=True, VisibilityTimeout=10)
@@ -439,6 +449,8 @@ class HeldBackResult:
     visibility_timeout: int
     slow_seconds: float
     seconds: float
+    queue_url: str
+    """The queue it ran on, for a caller that deletes it at once (an exercise checker)."""
 
 
 def held_back_group(
@@ -570,7 +582,7 @@ def held_back_group(
         .astype(SPAN_COLUMNS)
         .sort_values(["group", "received"], ignore_index=True)
     )
-    return HeldBackResult(frame, group_waits(frame), visibility_timeout, slow_seconds, seconds)
+    return HeldBackResult(frame, group_waits(frame), visibility_timeout, slow_seconds, seconds, url)
 
 
 def group_waits(spans: pd.DataFrame) -> pd.DataFrame:
@@ -632,7 +644,7 @@ class DedupResult:
     """One row per queue: sends, succeeded, deliveries, dropped as duplicates."""
     after_delete: pd.DataFrame
     """The same body sent again to the content-based queue after its first copy was received
-    and deleted: succeeded, delivered."""
+    and deleted ("upload A, resent after delete"): succeeded, delivered."""
 
 
 def deduplication(cloud: Backend, *, bodies: list[str] | None = None) -> DedupResult:
@@ -699,7 +711,7 @@ def deduplication(cloud: Backend, *, bodies: list[str] | None = None) -> DedupRe
     after_delete = pd.DataFrame(
         [
             {
-                "label": "upload A, sent again after its first copy was deleted",
+                "label": "upload A, resent after delete",
                 "succeeded": bool(again.get("MessageId")),
                 "delivered": len(late),
             }
@@ -714,6 +726,63 @@ def _shorten(dedup_id: str) -> str:
     if len(dedup_id) == 64 and all(c in "0123456789abcdef" for c in dedup_id):
         return f"sha256:{dedup_id[:8]}…"
     return dedup_id
+
+
+# --- 5. the errors of the usual FIFO mistakes ------------------------------------------------
+
+
+MISTAKE_COLUMNS = ["mistake", "call", "code", "message"]
+
+
+def fifo_mistakes(cloud: Backend, fifo_url: str, body: str) -> pd.DataFrame:
+    """Make the four usual FIFO mistakes and collect what the backend answers to each.
+
+    ``fifo_url`` is a FIFO queue with content-based deduplication; a FIFO queue without it is
+    created here, for the send that lacks a deduplication id. One row per mistake: mistake,
+    call (the call, in short), and the error's code and full message, or ``(no error)`` if
+    the call went through. Whatever a call wrongly creates carries the participant's tags, so
+    ``cloud.cleanup()`` finds it.
+    """
+    sqs = cloud.client("sqs")
+    strict_url = cloud.create_queue(fresh("strict"), fifo=True)
+    attempts = [
+        (
+            "no MessageGroupId",
+            "send_message(QueueUrl=..., MessageBody=body)",
+            lambda: sqs.send_message(QueueUrl=fifo_url, MessageBody=body),
+        ),
+        (
+            "per-message DelaySeconds",
+            "send_message(..., MessageGroupId='femi', DelaySeconds=5)",
+            lambda: sqs.send_message(
+                QueueUrl=fifo_url, MessageBody=body, MessageGroupId="femi", DelaySeconds=5
+            ),
+        ),
+        (
+            "no deduplication id",
+            "send_message(..., MessageGroupId='femi')",
+            lambda: sqs.send_message(QueueUrl=strict_url, MessageBody=body, MessageGroupId="femi"),
+        ),
+        (
+            "name without .fifo",
+            "create_queue(QueueName='ws-...-no-suffix', Attributes={'FifoQueue': 'true'})",
+            lambda: sqs.create_queue(
+                QueueName=cloud.name(fresh("no-suffix")),
+                Attributes={"FifoQueue": "true"},
+                tags=cloud.tags,
+            ),
+        ),
+    ]
+    rows = []
+    for mistake, call, attempt in attempts:
+        try:
+            attempt()
+            code, message = "(no error)", ""
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            message = error.response["Error"]["Message"]
+        rows.append({"mistake": mistake, "call": call, "code": code, "message": message})
+    return pd.DataFrame(rows, columns=MISTAKE_COLUMNS)
 
 
 def receive_all(

@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 COUNTER_COLOURS = {"truth": "0.35", "naive": PALETTE[3], "idempotent": PALETTE[2]}
+"""Grey truth, red-orange naive (the colour of the repeats that inflate it), green idempotent."""
+
+EARLY_COLOUR = PALETTE[4]
+"""Pink: a first delivery that came after a message sent later."""
 
 
 def counting(per_user: pd.DataFrame, deliveries: pd.DataFrame) -> Figure:
@@ -22,7 +26,9 @@ def counting(per_user: pd.DataFrame, deliveries: pd.DataFrame) -> Figure:
 
     Left: grouped bars, the truth (what was sent) beside the naive and the idempotent count.
     Right: each delivery's sequence number (its place in the send order) against its place in
-    the receive order; a message in order sits on the diagonal, a repeat far below it.
+    the receive order; a message in order sits on the diagonal (blue dots), one delivered after
+    a later message just off it (pink circles), a repeat far below it (red-orange crosses): the
+    repeats come last, so the upper left stays empty, and the short legend goes there.
     """
     fig, (bars, order) = figure(1, 2, width=11.0, height=3.8)
     users = list(per_user["user"])
@@ -36,32 +42,23 @@ def counting(per_user: pd.DataFrame, deliveries: pd.DataFrame) -> Figure:
     first = deliveries[(deliveries["delivery"] == 1) & ~deliveries["out_of_order"]]
     early = deliveries[(deliveries["delivery"] == 1) & deliveries["out_of_order"]]
     again = deliveries[deliveries["delivery"] > 1]
-    order.plot(
-        first["position"], first["seq"], ".", color=PALETTE[0], label="first delivery, in order"
-    )
+    order.plot(first["position"], first["seq"], ".", color=PALETTE[0], label="first, in order")
     order.plot(
         early["position"],
         early["seq"],
         "o",
-        color=PALETTE[1],
+        color=EARLY_COLOUR,
         markersize=7,
-        label="first delivery, after a later message",
+        label="first, after a later message",
     )
-    order.plot(
-        again["position"],
-        again["seq"],
-        "x",
-        color=PALETTE[3],
-        markersize=8,
-        label="repeat of a message already received",
-    )
+    order.plot(again["position"], again["seq"], "x", color=PALETTE[3], markersize=8, label="repeat")
     label(
         order,
         title="Delivery order",
         x="place in the receive order (deliveries)",
         y="place in the send order (seq)",
     )
-    order.legend(loc="upper left")
+    order.legend(loc="upper left", title="deliveries", alignment="left")
     return fig
 
 
@@ -115,10 +112,12 @@ def group_timeline(processed: pd.DataFrame) -> Figure:
 
 def held_back_timeline(spans: pd.DataFrame, visibility_timeout: float) -> Figure:
     """Each delivery of :func:`workshop.experiments.ordering.held_back_group` as a bar from its
-    receive to its delete (solid) or to the end of its visibility timeout (hatched).
+    receive to its delete (solid), or, for the crashed worker's message, hatched up to the
+    moment the poller received it again (a little after its visibility timeout ran out, which
+    the dotted line marks: the poller polls every 50 ms).
 
-    The row of a held group stays empty after its first bar until that bar ends: the next
-    message of the group waits, while the free group's messages go through at once.
+    A held group's row shows only its held message until that bar ends: the next message of
+    the group waits, while the free group's messages go through at once.
     """
     groups = ["free", "slow", "crashed"]
     consumers = ["poller", "slow worker", "crashed worker"]
@@ -155,8 +154,15 @@ def held_back_timeline(spans: pd.DataFrame, visibility_timeout: float) -> Figure
             linestyle=":",
             label=f"crashed worker's receive + {visibility_timeout} s",
         )
-    handles = [Patch(color=colours[c], label=c) for c in consumers]
-    handles.append(Patch(facecolor="white", edgecolor="0.3", hatch="//", label="held, not deleted"))
+    handles = [Patch(color=colours[c], label=c) for c in consumers if c != "crashed worker"]
+    handles.append(
+        Patch(
+            facecolor="white",
+            edgecolor=colours["crashed worker"],
+            hatch="//",
+            label="crashed worker (held, never deleted)",
+        )
+    )
     ax.legend(
         handles=[*handles, *ax.get_legend_handles_labels()[0]],
         loc="upper left",
