@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import no_check_threads_left
@@ -16,20 +17,22 @@ from workshop.exercises import nb02
 
 
 def test_q1_right_wrong_and_untouched():
-    assert nb02.q1.evaluate(43200).status == "correct"
-    assert nb02.q1.evaluate(12 * 60 * 60.0).status == "correct"
+    assert nb02.q1.evaluate(50).status == "correct"
+    assert nb02.q1.evaluate(50.0).status == "correct"
     for wrong, says in [
-        (12, "hours"),
-        (720, "minutes"),
-        (30, "default"),
-        (900, "too small"),
-        (50_000, "too large"),
-        ("12 hours", "number"),
+        (60, "does not add time"),
+        (30, "changed the timeout"),
+        (55, "does not know when a worker crashes"),
+        (20, "still hidden"),
+        (25, "still hidden"),
+        (45, "count the new timeout"),
+        ("50 s", "number"),
     ]:
         outcome = nb02.q1.evaluate(wrong)
         assert outcome.status == "incorrect", wrong
-        assert says in outcome.message
-        assert "43200" not in outcome.message and "43,200" not in outcome.message
+        assert says in outcome.message, outcome.message
+        assert "50" not in outcome.message.replace("'50 s'", ""), outcome.message
+        assert "too small" not in outcome.message and "too large" not in outcome.message
     assert nb02.q1.evaluate(...).status == "not attempted"
 
 
@@ -120,6 +123,20 @@ def returns_nothing(sqs, queue_url, work_seconds):
     process_with_heartbeat(sqs, queue_url, work_seconds)
 
 
+def typo_after_the_receive(sqs, queue_url, work_seconds):
+    message = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2)["Messages"][0]
+    handle = message["ReceiptHandle"]
+    handel.strip()  # noqa: F821  a learner's typo: NameError after the receive
+    return handle
+
+
+def forgets_the_timeout(sqs, queue_url, work_seconds):
+    message = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2)["Messages"][0]
+    time.sleep(1.5)  # long enough for the message to come back to the watcher
+    sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return message["Body"]
+
+
 def never_receives(sqs, queue_url, work_seconds):
     time.sleep(0.1)
     return "done"
@@ -142,6 +159,8 @@ def test_q2_right_answers(current, right):
         (deletes_first, "before its 2.5 s of work"),
         (returns_nothing, "Return the body"),
         (never_receives, "never received"),
+        (typo_after_the_receive, "raised NameError: name 'handel' is not defined"),
+        (forgets_the_timeout, "raised ParamValidationError"),
     ],
 )
 def test_q2_wrong_answers(current, wrong, says):
@@ -151,6 +170,16 @@ def test_q2_wrong_answers(current, wrong, says):
     assert outcome.status == "incorrect"
     assert says in outcome.message, outcome.message
     assert "change_message_visibility(" not in outcome.message
+    assert no_check_threads_left()
+
+
+def test_q2_the_learners_own_error_comes_before_what_followed_it(current):
+    # The message of forgets_the_timeout comes back while it sleeps; the error still comes first.
+    outcome = nb02.q2.evaluate(forgets_the_timeout)
+    assert outcome.message.startswith("`process_with_heartbeat` raised ParamValidationError")
+    assert "VisibilityTimeout" in outcome.message
+    assert "came back to the queue, as after a crash" in outcome.message
+    assert "Extend the visibility timeout" not in outcome.message
     assert no_check_threads_left()
 
 
@@ -195,45 +224,89 @@ def test_q2_untouched_and_not_a_function(current):
 
 
 def test_q3_right_wrong_and_untouched():
-    assert nb02.q3.evaluate(720).status == "correct"
-    assert nb02.q3.evaluate(6 * 120.0).status == "correct"
+    assert nb02.q3.evaluate(1800).status == "correct"
+    assert nb02.q3.evaluate(6 * 5 * 60.0).status == "correct"
     for wrong, says in [
-        (120, "least Lambda accepts"),
-        (12, "unit"),
-        (600, "too small"),
-        (900, "too large"),
-        ("720", "number"),
+        (300, "least Lambda accepts"),
+        (30, "unit"),
+        (0.5, "unit"),
+        (1200, "4 times"),
+        (1500, "5 times"),
+        (2100, "7 times"),
+        (0, "positive"),
+        ("1800", "number"),
     ]:
         outcome = nb02.q3.evaluate(wrong)
         assert outcome.status == "incorrect", wrong
-        assert says in outcome.message
-        assert "720" not in outcome.message.replace("'720'", "")
+        assert says in outcome.message, outcome.message
+        assert "1800" not in outcome.message.replace("'1800'", "")
+        assert "1,800" not in outcome.message and "30 minutes" not in outcome.message
+        assert "too small" not in outcome.message and "too large" not in outcome.message
     assert nb02.q3.evaluate(...).status == "not attempted"
 
 
 # --- q4 ---------------------------------------------------------------------------------------
 
-RECEIVES = pd.DataFrame({"seq": [0, 0, 0, 1, 2, 2], "receive_count": [1, 2, 3, 1, 1, 2]})
+REDELIVERIES = pd.DataFrame(
+    {
+        "seq": [2, 5],
+        "crashed_worker": ["crashes 1", "crashes 1"],
+        "received_at": [0.021, 0.402],
+        "crashed_at": [0.122, 0.503],
+        "next_worker": ["succeeds 1", None],
+        "redelivered_at": [1.027, float("nan")],
+        "receive_count": [2, 0],
+        "after_s": [1.006, float("nan")],
+        "late_s": [0.006, float("nan")],
+    }
+)
+Q4_RIGHT = 1.027 - 0.122  # 0.905 s
 
 
 def test_q4_right_answer_reads_the_learners_own_run():
-    assert nb02.q4.evaluate(3, RECEIVES).status == "correct"
-    other = RECEIVES.assign(receive_count=[1, 2, 3, 1, 1, 4])
-    assert nb02.q4.evaluate(4, other).status == "correct"
-    assert nb02.q4.evaluate(3, other).status == "incorrect"
+    outcome = nb02.q4.evaluate(Q4_RIGHT, REDELIVERIES)
+    assert outcome.status == "correct", outcome.message
+    assert "Message 2" in outcome.message
+    assert nb02.q4.evaluate(0.905, REDELIVERIES).status == "correct"  # from the rounded table
+    assert nb02.q4.evaluate(np.float64(0.906), REDELIVERIES).status == "correct"
+    other = REDELIVERIES.assign(redelivered_at=[1.2, float("nan")])
+    assert nb02.q4.evaluate(1.2 - 0.122, other).status == "correct"
+    assert nb02.q4.evaluate(Q4_RIGHT, other).status == "incorrect"
 
 
-@pytest.mark.parametrize("wrong", [1, 2, 6])
-def test_q4_wrong_answers(wrong):
-    outcome = nb02.q4.evaluate(wrong, RECEIVES)
+def test_q4_the_first_row_that_came_back_counts():
+    never_first = REDELIVERIES.iloc[::-1].reset_index(drop=True)  # the row that never came back
+    assert nb02.q4.evaluate(Q4_RIGHT, never_first).status == "correct"
+
+
+@pytest.mark.parametrize(
+    ("wrong", "says"),
+    [
+        (1.006, "after_s"),
+        (1, "visibility timeout itself"),
+        (0.006, "late_s"),
+        (0.101, "before it crashed"),
+        (905, "milliseconds"),
+        (0.5, "Which two columns"),
+        (2.0, "Which two columns"),
+    ],
+)
+def test_q4_wrong_answers_name_the_mistake(wrong, says):
+    outcome = nb02.q4.evaluate(wrong, REDELIVERIES)
     assert outcome.status == "incorrect"
-    assert " 3" not in outcome.message
+    assert says in outcome.message, outcome.message
+    assert "0.905" not in outcome.message and "0.90" not in outcome.message
+    assert "too small" not in outcome.message and "too large" not in outcome.message
 
 
-def test_q4_needs_a_number_and_the_receives():
-    assert "second argument" in nb02.q4.evaluate(3).message
-    assert nb02.q4.evaluate("3", RECEIVES).status == "incorrect"
-    assert nb02.q4.evaluate(..., RECEIVES).status == "not attempted"
+def test_q4_needs_a_number_and_the_redeliveries():
+    assert "second argument" in nb02.q4.evaluate(0.9).message
+    assert "second argument" in nb02.q4.evaluate(0.9, pd.DataFrame({"seq": [1]})).message
+    assert nb02.q4.evaluate("0.9", REDELIVERIES).status == "incorrect"
+    assert nb02.q4.evaluate(..., REDELIVERIES).status == "not attempted"
+    nothing_back = REDELIVERIES.iloc[1:]
+    outcome = nb02.q4.evaluate(0.9, nothing_back)
+    assert outcome.status == "incorrect" and "run section 2 again" in outcome.message
 
 
 def test_every_exercise_has_a_hint_and_a_solution(capsys):

@@ -275,6 +275,20 @@ def test_a_job_longer_than_the_timeout_runs_twice_without_a_heartbeat(heartbeat)
     assert no_workers_left()
 
 
+def test_every_receive_call_is_recorded_with_what_it_got(heartbeat):
+    polls = heartbeat.polls
+    assert set(polls["run"]) == {"no heartbeat", "heartbeat"}
+    assert (polls["ended_at"] >= polls["started_at"]).all()
+    got = polls.groupby("run")["messages"].sum()
+    processings = heartbeat.summary.set_index("run")["processings"]
+    assert (got == processings.reindex(got.index)).all(), "one receive per processing"
+    # With the heartbeat, the other worker asked while the job ran and never got it.
+    beat = heartbeat.attempts[heartbeat.attempts["run"] == "heartbeat"].iloc[0]
+    others = polls[(polls["run"] == "heartbeat") & (polls["worker"] != beat["worker"])]
+    during = others[others["started_at"] < beat["finished_at"]]
+    assert len(during) >= 1 and (during["messages"] == 0).all()
+
+
 def test_hidden_until_follows_the_heartbeats():
     attempt = pd.Series({"run": "r", "worker": "w", "received_at": 0.0, "finished_at": 3.0})
     beats = pd.DataFrame(
@@ -320,3 +334,51 @@ def test_plots_are_titled_and_labelled(timeline, heartbeat):
         assert any("(s)" in ax.get_xlabel() for ax in fig.axes), "time axis with its unit"
         assert any(ax.get_legend() is not None for ax in fig.axes), "a legend"
         matplotlib.pyplot.close(fig)
+
+
+def legend_texts(fig) -> list[str]:
+    return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().texts]
+
+
+def test_the_heartbeat_plot_lists_only_what_it_draws(heartbeat):
+    without = heartbeat.attempts[heartbeat.attempts["run"] == "no heartbeat"]
+    fig = plots.heartbeat_comparison(
+        without, heartbeat.heartbeats, heartbeat.visibility_timeout, heartbeat.polls
+    )
+    texts = legend_texts(fig)
+    assert "heartbeat (ChangeMessageVisibility)" not in texts, "no heartbeat is drawn here"
+    assert "timeout expired mid-job" in texts
+    assert any("computed" in t for t in texts), "the hidden band says it is computed"
+    matplotlib.pyplot.close(fig)
+    fig = plots.heartbeat_comparison(
+        heartbeat.attempts, heartbeat.heartbeats, heartbeat.visibility_timeout, heartbeat.polls
+    )
+    texts = legend_texts(fig)
+    assert "heartbeat (ChangeMessageVisibility)" in texts and "long poll, empty" in texts
+    matplotlib.pyplot.close(fig)
+    fig = plots.heartbeat_comparison(
+        heartbeat.attempts, heartbeat.heartbeats, heartbeat.visibility_timeout
+    )
+    assert "long poll, empty" not in legend_texts(fig), "polls are optional"
+    matplotlib.pyplot.close(fig)
+
+
+def test_the_process_plot_explains_its_numbers_and_keeps_a_killed_label_clear():
+    attempts = pd.DataFrame(
+        {
+            "worker": ["process 1", "process 2", "process 2"],
+            "seq": [0, 1, 0],
+            "receive_count": [1, 1, 2],
+            "received_at": [0.3, 0.3, 1.35],
+            "ended_at": [0.5, 0.9, 1.95],
+            "outcome": ["killed", "finished", "finished"],
+        }
+    )
+    killed = redelivery.redeliveries_after(attempts, 1, gone=("killed",))
+    fig = plots.process_timeline(attempts, killed, 1)
+    (ax,) = fig.axes
+    assert ax.get_legend().get_title().get_text() == "#n: receive count"
+    label = next(t for t in ax.texts if t.get_text() == "job 0 (#1)")
+    assert label.xy[0] == 0.5, "the killed job's label starts at the cross, not under it"
+    assert label.get_position()[0] > 0, "and is offset to the right of it"
+    matplotlib.pyplot.close(fig)

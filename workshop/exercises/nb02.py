@@ -2,13 +2,15 @@
 
 ``from workshop.exercises import nb02``, then ``nb02.q1.check(answer)``.
 
-- ``q1``: the largest visibility timeout SQS allows, in seconds.
+- ``q1``: when a message whose worker extended its timeout and then crashed becomes visible
+  again: ``ChangeMessageVisibility`` counts from the call.
 - ``q2``: ``process_with_heartbeat(sqs, queue_url, work_seconds)``, a job longer than the queue's
   visibility timeout that keeps its message hidden with ``ChangeMessageVisibility`` and then
   deletes it; checked on a real queue while another consumer watches for the message.
 - ``q3``: the queue visibility timeout AWS recommends for a Lambda function's SQS event source
   mapping, from the function's timeout.
-- ``q4``: the highest ``ApproximateReceiveCount`` in the learner's own redelivery timeline.
+- ``q4``: from the learner's own redelivery timeline, how long after its crash a message came
+  back.
 
 The checker of q2 works like those of notebook 01 (:mod:`workshop.exercises.nb01`): the learner's
 function runs in a thread with a time limit, on a scratch queue that is deleted afterwards, and
@@ -45,30 +47,61 @@ def _require_number(answer: Any, unit: str) -> float:
 
 # --- q1 ---------------------------------------------------------------------------------------
 
+Q1_QUEUE_TIMEOUT = 30
+"""The queue's visibility timeout in the story (the default), in seconds."""
+Q1_CHANGE_AT = 20
+"""When the worker calls ChangeMessageVisibility, in seconds after the receive."""
+Q1_NEW_TIMEOUT = 30
+"""The VisibilityTimeout it asks for."""
+Q1_CRASH_AT = 25
+"""When the worker crashes, in seconds after the receive."""
 
-def _judge_max_visibility(answer: Any) -> str:
+
+def _judge_change_visibility(answer: Any) -> str:
     value = _require_number(answer, "seconds")
-    if value == MAX_VISIBILITY_TIMEOUT:
-        return "12 hours. A job that may take longer must be split, or tracked outside SQS."
-    if value == 12:
-        raise Incorrect("12 is the limit in hours; the question asks for seconds.")
-    if value == 12 * 60:
-        raise Incorrect("That is the limit in minutes; the question asks for seconds.")
-    if value == 30:
-        raise Incorrect("30 s is the default visibility timeout, not the largest one allowed.")
+    expected = Q1_CHANGE_AT + Q1_NEW_TIMEOUT
+    if value == expected:
+        return (
+            "The call at 20 s hid the message for 30 s counted from the call, not from the "
+            "receive; the crash changed nothing, since nobody deletes it."
+        )
+    if value == Q1_QUEUE_TIMEOUT + Q1_NEW_TIMEOUT:
+        raise Incorrect(
+            "You added the new timeout to the end of the first one. ChangeMessageVisibility does "
+            "not add time: it sets a new timeout, counted from the moment of the call."
+        )
+    if value == Q1_QUEUE_TIMEOUT:
+        raise Incorrect(
+            "That is when the receive's own timeout would have ended, but the worker changed "
+            "the timeout before then."
+        )
+    if value == Q1_CRASH_AT + Q1_NEW_TIMEOUT:
+        raise Incorrect(
+            "SQS does not know when a worker crashes: the clock does not restart at the crash. "
+            "What restarted it last?"
+        )
+    if value in {Q1_CHANGE_AT, Q1_CRASH_AT}:
+        raise Incorrect(
+            "At that moment the message is still hidden: a crash or a heartbeat does not make "
+            "it visible."
+        )
     raise Incorrect(
-        f"{answer!r} is {'too large' if value > MAX_VISIBILITY_TIMEOUT else 'too small'}."
+        f"{answer!r} s is not it. Find the last moment the timeout was set, and count the new "
+        "timeout from there."
     )
 
 
 q1 = CheckedExercise(
-    "The largest visibility timeout, in seconds",
-    _judge_max_visibility,
+    "When the message becomes visible again",
+    _judge_change_visibility,
     hint=(
-        "Section 1 gives the limit in hours. Or ask SQS: create a queue with a huge "
-        "VisibilityTimeout and read the error."
+        "Section 1: ChangeMessageVisibility counts from the moment of the call, not from the "
+        "receive. A crash does not tell SQS anything."
     ),
-    solution="`answer = 12 * 60 * 60`, that is 43,200 s: 12 hours.",
+    solution=(
+        "`answer = 20 + 30`, that is 50 s after the receive: the call at 20 s set a new 30 s "
+        "timeout counted from the call, and nothing changed it after that."
+    ),
 )
 
 
@@ -202,6 +235,14 @@ def _judge_heartbeat(process_with_heartbeat: Any) -> str:
             except Incorrect as error:
                 failure = error
         got = [c for c in sqs.calls_to("receive_message") if c.response.get("Messages")]
+        if failure is not None:
+            # The learner's own error (or overrun) first: it explains whatever followed.
+            came_back = (
+                " (its message then came back to the queue, as after a crash)"
+                if watcher.seen is not None
+                else ""
+            )
+            raise Incorrect(f"{failure}{came_back}")
         if watcher.seen is not None and got:
             when, count = watcher.seen
             raise Incorrect(
@@ -211,8 +252,6 @@ def _judge_heartbeat(process_with_heartbeat: Any) -> str:
                 "visibility timeout before it runs out, and keep extending it until the work "
                 "is done."
             )
-        if failure is not None:
-            raise failure
     if not got:
         raise Incorrect("Your function never received the message: call receive_message first.")
     return _judge_timeline(sqs, got[0], result, body, timeout)
@@ -313,62 +352,118 @@ def process_with_heartbeat(sqs, queue_url, work_seconds):
 
 # --- q3 ---------------------------------------------------------------------------------------
 
-Q3_FUNCTION_TIMEOUT_SECONDS = 120
-"""The function timeout of the exercise: 2 minutes."""
+Q3_FUNCTION_TIMEOUT_SECONDS = 5 * 60
+"""The function timeout of the exercise: 5 minutes."""
 Q3_FACTOR = 6
 
 
 def _judge_recommended(answer: Any) -> str:
     value = _require_number(answer, "seconds")
-    expected = Q3_FACTOR * Q3_FUNCTION_TIMEOUT_SECONDS
+    function = Q3_FUNCTION_TIMEOUT_SECONDS
+    expected = Q3_FACTOR * function
     if value == expected:
         return (
-            f"{expected} s, or {expected // 60} minutes: room for the batch to be retried before "
-            "its messages come back to the queue."
+            f"{expected // 60} minutes: room for the batch to be retried before its messages "
+            "come back to the queue."
         )
-    if value == Q3_FUNCTION_TIMEOUT_SECONDS:
+    if value == function:
         raise Incorrect(
             "That is the least Lambda accepts for the mapping, not what AWS recommends."
         )
-    if value == Q3_FACTOR * Q3_FUNCTION_TIMEOUT_SECONDS / 60:
+    if value in {expected / 60, expected / 3600}:
         raise Incorrect("Check your unit: the question asks for seconds.")
-    raise Incorrect(f"{answer!r} is {'too large' if value > expected else 'too small'}.")
+    if value <= 0:
+        raise Incorrect("A visibility timeout for a Lambda source queue must be positive.")
+    ratio = value / function
+    raise Incorrect(
+        f"Your answer is {ratio:.3g} times the function's timeout of 5 minutes. Section 6 gives "
+        "the factor AWS recommends."
+    )
 
 
 q3 = CheckedExercise(
-    "The recommended queue visibility timeout for a 2-minute function",
+    "The recommended queue visibility timeout for a 5-minute function",
     _judge_recommended,
     hint="Section 6: the rule is a multiple of the function's timeout. Work in seconds.",
-    solution="`answer = 6 * 120`, that is 720 s (12 minutes).",
+    solution="`answer = 6 * 5 * 60`, that is 1,800 s (30 minutes).",
 )
 
 
 # --- q4 ---------------------------------------------------------------------------------------
 
+Q4_TOLERANCE_SECONDS = 0.0025
+"""Room for an answer computed from values shown rounded to the millisecond."""
 
-def _judge_max_receive_count(answer: Any, receives: Any = None) -> str:
-    if not isinstance(receives, pd.DataFrame) or "receive_count" not in receives.columns:
+
+def _first_redelivery(redeliveries: Any) -> pd.Series:
+    needed = {"seq", "received_at", "crashed_at", "redelivered_at", "after_s", "late_s"}
+    if not isinstance(redeliveries, pd.DataFrame) or not needed <= set(redeliveries.columns):
         raise Incorrect(
-            "Pass your timeline's receives as the second argument: "
-            "nb02.q4.check(answer, timeline.receives)."
+            "Pass your timeline's redeliveries as the second argument: "
+            "nb02.q4.check(answer, timeline.redeliveries)."
         )
-    value = _require_number(answer, "receives")
-    expected = int(receives["receive_count"].max())
-    if value != expected:
+    came_back = redeliveries.dropna(subset=["redelivered_at"])
+    if came_back.empty:
         raise Incorrect(
-            f"{answer!r} is {'too large' if value > expected else 'too small'} for your run. "
-            "Look at the receive_count column."
+            "No crashed message came back in your run, so there is nothing to measure: run "
+            "section 2 again."
         )
-    worst = receives.loc[receives["receive_count"] == expected, "seq"].iloc[0]
-    return f"Message {worst} was received {expected} times before a worker deleted it."
+    return came_back.iloc[0]
+
+
+def _judge_back_after_crash(answer: Any, redeliveries: Any = None) -> str:
+    row = _first_redelivery(redeliveries)
+    value = _require_number(answer, "seconds")
+    expected = float(row["redelivered_at"] - row["crashed_at"])
+    worked = float(row["crashed_at"] - row["received_at"])
+    timeout = float(row["after_s"] - row["late_s"])
+
+    def near(target: float) -> bool:
+        return abs(value - target) <= Q4_TOLERANCE_SECONDS
+
+    if near(expected):
+        return (
+            f"Message {row['seq']} came back {expected:.3f} s after its crash. Its worker died "
+            f"{worked:.1f} s into the job, but the message stayed hidden for the whole "
+            f"{timeout:g} s timeout counted from the receive: SQS never hears of the crash."
+        )
+    if near(expected * 1000):
+        raise Incorrect("Check your unit: the question asks for seconds, not milliseconds.")
+    if near(float(row["after_s"])):
+        raise Incorrect(
+            "That is after_s, counted from the receive. The question starts the clock at the crash."
+        )
+    if near(timeout):
+        raise Incorrect(
+            "That is the visibility timeout itself. The question asks what your run measured, "
+            "from the crash to the next receive."
+        )
+    if near(float(row["late_s"])):
+        raise Incorrect(
+            "That is late_s: how long the message waited, visible, after its timeout ended. "
+            "The question starts the clock at the crash."
+        )
+    if near(worked):
+        raise Incorrect(
+            "That is how long the worker worked before it crashed. The question asks how long "
+            "the message took to come back after that."
+        )
+    raise Incorrect(
+        f"{answer!r} s is not the time from the crash of message {row['seq']} (the first row) to "
+        "its next receive in your run. Which two columns hold those two moments?"
+    )
 
 
 q4 = CheckedExercise(
-    "The highest ApproximateReceiveCount in your timeline",
-    _judge_max_receive_count,
-    hint="`timeline.receives['receive_count']` holds the count SQS reported on each receive.",
+    "How long after its crash a message came back",
+    _judge_back_after_crash,
+    hint=(
+        "`timeline.redeliveries` has, for each crash, `crashed_at` (when the worker died) and "
+        "`redelivered_at` (when the next receive got the message), in seconds since the start."
+    ),
     solution=(
-        "`answer = timeline.receives['receive_count'].max()`: the message that the crashing"
-        " worker got most often, counted by SQS itself."
+        "`first = timeline.redeliveries.iloc[0]`, then "
+        "`answer = first['redelivered_at'] - first['crashed_at']`: the timeout minus the "
+        "time the worker lived, plus the lateness, because the timeout counts from the receive."
     ),
 )

@@ -128,7 +128,7 @@ class TimelineResult:
     visibility timeout: how long the message waited, visible, for a receive to take it)."""
     summary: pd.DataFrame
     """One row: sent, receives, crashes, processed, processed_again, missing, left_in_queue,
-    max_receive_count, median_late_ms, worst_late_ms."""
+    max_receive_count, median_late_s, worst_late_s (seconds, like ``late_s``)."""
     visibility_timeout: int
     seconds: float
 
@@ -250,7 +250,7 @@ def crash_and_redeliver(
     )
     redeliveries = redeliveries_after(receives, visibility_timeout, gone=("crashed",))
     left = settled_depth(sqs, url, expect_empty=len(processed) == messages)
-    late = redeliveries["late_s"].dropna() * 1000
+    late = redeliveries["late_s"].dropna()
     summary = pd.DataFrame(
         [
             {
@@ -262,8 +262,8 @@ def crash_and_redeliver(
                 "missing": messages - len(processed),
                 "left_in_queue": left,
                 "max_receive_count": int(receives["receive_count"].max()) if len(receives) else 0,
-                "median_late_ms": late.median() if len(late) else float("nan"),
-                "worst_late_ms": late.max() if len(late) else float("nan"),
+                "median_late_s": late.median() if len(late) else float("nan"),
+                "worst_late_s": late.max() if len(late) else float("nan"),
             }
         ]
     )
@@ -687,6 +687,10 @@ class HeartbeatResult:
     deleted (the delete call succeeded)."""
     heartbeats: pd.DataFrame
     """One row per ChangeMessageVisibility: run, worker, seq, t, ok."""
+    polls: pd.DataFrame
+    """One row per receive call: run, worker, started_at, ended_at, messages (how many it got).
+    The empty ones are a worker that asked and found nothing: the evidence that the message
+    stayed hidden."""
     summary: pd.DataFrame
     """One row per run: run, jobs, processings, duplicates, missing, heartbeats, expired_mid_job."""
     visibility_timeout: int
@@ -747,6 +751,7 @@ def compare_heartbeat(
         send_jobs(sqs, run.url, jobs, job_id)
     attempts: list[dict[str, Any]] = []
     beats: list[dict[str, Any]] = []
+    polls: list[dict[str, Any]] = []
     lock = threading.Lock()
     group = Workers()
     t0 = time.perf_counter()
@@ -780,14 +785,26 @@ def compare_heartbeat(
             wait = _long_poll(wait_seconds, deadline)
             if not wait:
                 return
+            asked = now()
             response = sqs.receive_message(
                 QueueUrl=run.url,
                 MaxNumberOfMessages=1,
                 WaitTimeSeconds=wait,
                 MessageSystemAttributeNames=RECEIVE_COUNT,
             )
+            answered = now()
+            with lock:
+                polls.append(
+                    {
+                        "run": run.label,
+                        "worker": name,
+                        "started_at": asked,
+                        "ended_at": answered,
+                        "messages": len(response.get("Messages", [])),
+                    }
+                )
             for message in response.get("Messages", []):
-                seq, received = _seq(message), now()
+                seq, received = _seq(message), answered
                 work(run, name, seq, message["ReceiptHandle"])
                 if group.stop.is_set():
                     return
@@ -836,6 +853,9 @@ def compare_heartbeat(
     frame["hidden_until"] = [
         hidden_until(row, beats_frame, visibility_timeout) for _, row in frame.iterrows()
     ]
+    polls_frame = pd.DataFrame(
+        polls, columns=["run", "worker", "started_at", "ended_at", "messages"]
+    ).sort_values(["run", "started_at"], ignore_index=True)
     rows = []
     for run in runs:
         mine = frame[frame["run"] == run.label]
@@ -851,7 +871,13 @@ def compare_heartbeat(
             }
         )
     return HeartbeatResult(
-        frame, beats_frame, pd.DataFrame(rows), visibility_timeout, work_seconds, seconds
+        frame,
+        beats_frame,
+        polls_frame,
+        pd.DataFrame(rows),
+        visibility_timeout,
+        work_seconds,
+        seconds,
     )
 
 

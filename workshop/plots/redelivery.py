@@ -1,9 +1,11 @@
 """Plots of notebook 02 (visibility timeout and redelivery): timelines of receives and jobs.
 
 All three are timelines on the experiment's own clock (seconds since it started), drawn from
-the DataFrames of :mod:`workshop.experiments.redelivery`: what the workers saw, not a model.
-The shaded spans are when a message was hidden from other consumers; whatever lies between the
-end of a span and the next receive of the same message is time it spent visible, waiting.
+the DataFrames of :mod:`workshop.experiments.redelivery`: receives, crashes, kills, deletes,
+heartbeats and empty long polls are what the workers saw. The shaded spans of when a message was
+hidden are computed, not observed: a receive (or heartbeat) time plus the visibility timeout.
+The evidence that they are right is the next receive of the same message, and, in the heartbeat
+plot, the empty long polls of the other worker.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ if TYPE_CHECKING:
 
 CHECK = r"$\checkmark$"
 HIDDEN = "0.55"
+POLL = "0.3"
+SHORT_BAR_SECONDS = 0.45
+"""A job bar shorter than this has its label written after it, not inside."""
 
 
 def _count(n: int, noun: str) -> str:
@@ -143,16 +148,29 @@ def process_timeline(
             color=colour[a.seq],
             alpha=0.85,
         )
-        ax.annotate(
-            f"job {a.seq} (#{a.receive_count})",
-            (a.received_at, y),
-            xytext=(3, 0),
-            textcoords="offset points",
-            va="center",
-            fontsize=8,
-            color="white",
-            fontweight="bold",
-        )
+        text = f"job {a.seq} (#{a.receive_count})"
+        if a.outcome == "killed" or a.ended_at - a.received_at < SHORT_BAR_SECONDS:
+            # Too short for its label (and a cross at its end): write it after the bar.
+            ax.annotate(
+                text,
+                (a.ended_at, y),
+                xytext=(10, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+                color="black",
+            )
+        else:
+            ax.annotate(
+                text,
+                (a.received_at, y),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+                color="white",
+                fontweight="bold",
+            )
         if a.outcome == "killed":
             ax.plot(a.ended_at, y, marker="X", color="black", markersize=11, linestyle="")
     for r in redeliveries.itertuples():
@@ -186,25 +204,42 @@ def process_timeline(
         Line2D([], [], marker="X", color="black", linestyle="", markersize=9, label="SIGKILL"),
         Patch(color="0.9", label=f"killed job hidden ({visibility_timeout} s timeout)"),
     ]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=8,
+        title="#n: receive count",
+        title_fontsize=8,
+    )
     return fig
 
 
 def heartbeat_comparison(
-    attempts: pd.DataFrame, heartbeats: pd.DataFrame, visibility_timeout: float
+    attempts: pd.DataFrame,
+    heartbeats: pd.DataFrame,
+    visibility_timeout: float,
+    polls: pd.DataFrame | None = None,
 ) -> Figure:
     """The same long jobs without and with a heartbeat, one panel each, from
     :func:`workshop.experiments.redelivery.compare_heartbeat`.
 
     A bar is a worker processing a job (colour: which job); the thin band under it is how long
-    the message stayed hidden from the other workers. Where the band ends before the bar, the
-    timeout expired mid-job (red line) and another worker could take the same job. Ticks are
-    heartbeats, each pushing the end of the band one timeout past that moment.
+    the message stayed hidden from the other workers, computed from the receive and heartbeat
+    times plus the timeout. Where the band ends before the bar, the timeout expired mid-job
+    (vermilion line) and another worker could take the same job. Ticks are heartbeats, each
+    pushing the end of the band one timeout past that moment. With ``polls``, a thin line with
+    end marks is a long poll that came back empty. The legend lists only what is drawn.
     """
     runs = list(dict.fromkeys(attempts["run"])) or ["no heartbeat", "heartbeat"]
     runs.sort(key=lambda r: r != "no heartbeat")
+    heartbeats = heartbeats[heartbeats["run"].isin(runs)]
+    empty = polls[polls["run"].isin(runs) & (polls["messages"] == 0)] if polls is not None else None
     workers = sorted(attempts["worker"].unique()) if len(attempts) else []
     workers = sorted(set(workers) | set(heartbeats["worker"]))
+    if empty is not None:
+        workers = sorted(set(workers) | set(empty["worker"]))
+    expired = False
     row = {w: i for i, w in enumerate(workers)}
     seqs = sorted(attempts["seq"].unique())
     colour = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(seqs)}
@@ -247,6 +282,17 @@ def heartbeat_comparison(
             )
             if a.hidden_until < a.finished_at:
                 ax.plot([a.hidden_until] * 2, [y - 0.3, y + 0.42], color=PALETTE[3], linewidth=2)
+                expired = True
+        if empty is not None:
+            for p in empty[empty["run"] == run].itertuples():
+                ax.plot(
+                    [p.started_at, p.ended_at],
+                    [row[p.worker]] * 2,
+                    color=POLL,
+                    linewidth=1,
+                    marker="|",
+                    markersize=7,
+                )
         beats = heartbeats[heartbeats["run"] == run]
         ax.plot(
             beats["t"],
@@ -267,18 +313,30 @@ def heartbeat_comparison(
             y="",
         )
     handles = [Patch(color=colour[s], label=f"processing job {s}") for s in seqs] + [
-        Patch(color=HIDDEN, label="message hidden from others"),
-        Line2D([], [], color=PALETTE[3], linewidth=2, label="timeout expired mid-job"),
-        Line2D(
-            [],
-            [],
-            marker="|",
-            color="black",
-            linestyle="",
-            markersize=12,
-            label="heartbeat (ChangeMessageVisibility)",
-        ),
+        Patch(color=HIDDEN, label="hidden from others (computed:\nreceive or heartbeat + timeout)"),
     ]
+    if expired:
+        handles.append(
+            Line2D([], [], color=PALETTE[3], linewidth=2, label="timeout expired mid-job")
+        )
+    if len(heartbeats):
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="|",
+                color="black",
+                linestyle="",
+                markersize=12,
+                label="heartbeat (ChangeMessageVisibility)",
+            )
+        )
+    if empty is not None and len(empty):
+        handles.append(
+            Line2D(
+                [], [], color=POLL, linewidth=1, marker="|", markersize=7, label="long poll, empty"
+            )
+        )
     axes[0, 0].set_xlim(left=0)
     axes[0, 0].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.suptitle(
