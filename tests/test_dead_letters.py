@@ -76,6 +76,26 @@ def test_a_fifo_queue_needs_a_fifo_dlq(cloud, sqs):
         )
 
 
+def test_a_standard_queue_needs_a_standard_dlq(cloud, sqs):
+    fifo_dlq = cloud.create_queue("fifo-dlq", fifo=True)
+    policy = dead_letters.redrive_policy(dead_letters.queue_arn(sqs, fifo_dlq), 3)
+    with pytest.raises(ClientError, match="must be the same as the source queue type"):
+        cloud.create_queue("plain-with-fifo-dlq", RedrivePolicy=policy)
+    plain = cloud.create_queue("plain")
+    with pytest.raises(ClientError, match="must be the same as the source queue type"):
+        sqs.set_queue_attributes(QueueUrl=plain, Attributes={"RedrivePolicy": policy})
+
+
+def test_dead_letter_sources_lists_the_queues_using_a_dlq(cloud, sqs):
+    pair = dead_letters.create_pair(cloud, "sources")
+    assert dead_letters.dead_letter_sources(sqs, pair.dlq_url, expect=pair.source_url) == [
+        pair.source_url
+    ]
+    started = time.perf_counter()
+    assert dead_letters.dead_letter_sources(sqs, pair.source_url, expect="x", seconds=0.6) == []
+    assert time.perf_counter() - started < 2, "the wait is bounded"
+
+
 def test_peek_reads_messages_and_leaves_them_visible(cloud, sqs):
     url = cloud.create_queue("peek")
     for i in range(13):
@@ -134,6 +154,8 @@ def test_poison_plot_is_titled_and_labelled(poison):
     assert top.get_title() and top.get_ylabel() == "ApproximateReceiveCount"
     assert "(s)" in bottom.get_xlabel()
     assert top.get_legend() is not None and bottom.get_legend() is not None
+    cross = next(line for line in top.get_lines() if line.get_marker() == "X")
+    assert list(cross.get_ydata()) == [poison.pair.max_receive_count], "on the limit, not above"
     matplotlib.pyplot.close(fig)
 
 
@@ -153,6 +175,8 @@ def test_mixed_traffic_accounts_for_every_upload(cloud):
     assert (poison["failures"] == 2).all(), "each poison upload failed maxReceiveCount times"
     kept = dead_letters.kept_timestamps(result)
     assert len(kept) == 3 and kept["kept"].all()
+    first = kept.iloc[0]
+    assert first["sent_at"].timestamp() * 1000 == pytest.approx(first["sent_timestamp_in_dlq"])
     assert result.samples["processed"].is_monotonic_increasing
     assert dead_letters.visible(cloud.client("sqs"), result.pair.dlq_url) == 3, "left in the DLQ"
     alarm = dead_letters.first_alarm(result.samples)
@@ -179,6 +203,14 @@ def test_time_left_in_the_dlq_counts_from_the_first_send():
     day = 86_400
     assert dead_letters.time_left_in_dlq(1 * day, 4 * day) == 3 * day
     assert dead_letters.time_left_in_dlq(5 * day, 4 * day) == 0
+
+
+def test_retention_table_is_retention_minus_days_in_the_source():
+    table = dead_letters.retention_table((1, 3.9), (4, 14))
+    assert table.index.name == "days in the source before the move"
+    assert table.columns.name == "DLQ retention (days)"
+    assert table.loc[1, 4] == 3 and table.loc[3.9, 14] == pytest.approx(10.1)
+    assert dead_letters.retention_table((5,), (4,)).loc[5, 4] == 0
 
 
 def test_first_alarm_is_the_first_sample_above_the_threshold():
@@ -222,6 +254,13 @@ def test_only_a_dlq_can_be_a_move_source_and_one_task_at_a_time(cloud, sqs, dead
     assert task["Status"] == "CANCELLED" and 1 <= task["ApproximateNumberOfMessagesMoved"] < 5
     table = dead_letters.move_tasks(sqs, pair.dlq_arn)
     assert list(table["status"]) == ["CANCELLED"] and table["max_per_second"].iloc[0] == 1
+    assert "task_handle" not in table and "failure_reason" not in table, "empty columns dropped"
+    # What the cancelled task moved arrived in the source as new messages.
+    moved = task["ApproximateNumberOfMessagesMoved"]
+    back = dead_letters.compare_redriven(sqs, dead_lettered, expected=moved)
+    assert len(back) == moved
+    assert back["new_message_id"].all() and back["new_sent_timestamp"].all()
+    assert (back["receive_count_back"] == 1).all(), "its receive count started again"
 
 
 def test_redrive_moves_everything_back_at_the_rate_asked(cloud, sqs, dead_lettered):
@@ -234,6 +273,7 @@ def test_redrive_moves_everything_back_at_the_rate_asked(cloud, sqs, dead_letter
     assert set(result.processed["upload_id"]) == set(dead_lettered.dlq["upload_id"])
     assert dead_letters.visible(sqs, dead_lettered.pair.dlq_url) == 0
     assert result.summary["processed_after_fix"].iloc[0] == 5
+    assert result.summary["max_per_second"].iloc[0] == 5
     fig = plots.move_progress(result)
     ax = fig.axes[0]
     assert ax.get_title() and "(s)" in ax.get_xlabel() and ax.get_legend() is not None

@@ -7,12 +7,11 @@ import json
 import threading
 import time
 
-import pandas as pd
+import numpy as np
 import pytest
 from conftest import no_check_threads_left
 
 from workshop.exercises import nb04
-from workshop.experiments.dead_letters import PoisonResult, QueuePair
 
 # --- q1 ---------------------------------------------------------------------------------------
 
@@ -50,6 +49,11 @@ def url_for_arn(sqs, queue_url, dlq_url, max_receive_count):
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"RedrivePolicy": json.dumps(policy)})
 
 
+def name_for_arn(sqs, queue_url, dlq_url, max_receive_count):
+    policy = {"deadLetterTargetArn": dlq_url.rsplit("/", 1)[-1], "maxReceiveCount": 4}
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"RedrivePolicy": json.dumps(policy)})
+
+
 def a_dict_not_json(sqs, queue_url, dlq_url, max_receive_count):
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
@@ -70,7 +74,8 @@ def test_q1_right_answers(current, right):
         (does_nothing, "no RedrivePolicy"),
         (on_the_dlq, "dead-letter queue itself"),
         (fixed_count, "maxReceiveCount is 3"),
-        (url_for_arn, "`attach_dlq` raised"),
+        (url_for_arn, "needs the DLQ's ARN (arn:aws:sqs:…), not its URL"),
+        (name_for_arn, "needs the DLQ's ARN (arn:aws:sqs:…), not 'ws-"),
         (a_dict_not_json, "raised ParamValidationError"),
     ],
 )
@@ -95,59 +100,61 @@ def test_q1_untouched_and_not_a_function(current):
 
 # --- q2 ---------------------------------------------------------------------------------------
 
-PAIR = QueuePair("src", "dlq", "arn:src", "arn:dlq", max_receive_count=3, visibility_timeout=1)
 
-
-def measured(moved_at: float = 4.6) -> PoisonResult:
-    receives = pd.DataFrame(
-        {
-            "start": [0.0, 1.5, 3.0, 4.5],
-            "end": [0.01, 1.51, 3.01, 5.5],
-            "got": [True, True, True, False],
-            "receive_count": pd.array([1, 2, 3, None], dtype="Int64"),
-        }
-    )
-    samples = pd.DataFrame(
-        {
-            "t": [0.0, 4.1, 4.6],
-            "source_visible": [0, 1, 0],
-            "source_in_flight": [1, 0, 0],
-            "dlq_visible": [0, 0, 1],
-        }
-    )
-    return PoisonResult(PAIR, receives, samples, moved_at, 5.6)
-
-
-def test_q2_right_answer():
-    outcome = nb04.q2.evaluate(3, measured())
+@pytest.mark.parametrize("right", [6, np.int64(6), 6.0, np.float64(6.0)])
+def test_q2_right_answers(right):
+    outcome = nb04.q2.evaluate(right)
     assert outcome.status == "correct", outcome.message
 
 
-def test_q2_reads_the_learners_own_measurement():
-    mine = measured(moved_at=6.1)
-    mine.receives.loc[3, ["got", "receive_count"]] = [True, 4]
-    mine.receives.loc[4] = [6.0, 7.0, False, pd.NA]
-    assert nb04.q2.evaluate(4, mine).status == "correct"
-    assert nb04.q2.evaluate(3, mine).status == "incorrect"
-
-
-@pytest.mark.parametrize(("wrong", "says"), [(4, "too many"), (2, "too few"), (0, "too few")])
-def test_q2_wrong_answers(wrong, says):
-    outcome = nb04.q2.evaluate(wrong, measured())
+@pytest.mark.parametrize(
+    ("wrong", "says"),
+    [
+        (5, "counts the receives that return the message"),
+        (4, "section 2's run"),
+        (3, "section 2's run"),
+        (2, "more often than 2 times"),
+        (0, "more often than 0 times"),
+        (10, "empty receive after every failure"),
+        (11, "empty receive after every failure"),
+        (7, "Count only up to the call during which the message moves"),
+        (9, "Count only up to the call during which the message moves"),
+        (40, "Count only up to the call during which the message moves"),
+    ],
+)
+def test_q2_wrong_answers_name_the_mistake_not_the_answer(wrong, says):
+    outcome = nb04.q2.evaluate(wrong)
     assert outcome.status == "incorrect"
     assert says in outcome.message
-    assert " 3" not in outcome.message
+    assert "6" not in outcome.message
+    assert "too small" not in outcome.message and "too large" not in outcome.message
 
 
-def test_q2_needs_a_number_and_the_measurement():
-    assert "second argument" in nb04.q2.evaluate(3).message
-    assert nb04.q2.evaluate("3", measured()).status == "incorrect"
-    assert nb04.q2.evaluate(3.0, measured()).status == "incorrect"
-    assert "never reached" in nb04.q2.evaluate(3, measured(moved_at=float("nan"))).message
+def test_q2_needs_a_whole_number():
+    assert "whole number of ReceiveMessage calls" in nb04.q2.evaluate("6").message
+    assert nb04.q2.evaluate(True).status == "incorrect"
+    assert "whole number" in nb04.q2.evaluate(6.5).message
 
 
 def test_q2_untouched():
-    assert nb04.q2.evaluate(..., measured()).status == "not attempted"
+    assert nb04.q2.evaluate(...).status == "not attempted"
+
+
+def test_q2_answer_is_what_the_experiment_measures(cloud):
+    """The prediction the checker wants is what follow_poison does with those settings."""
+    from workshop.experiments import dead_letters
+
+    run = dead_letters.follow_poison(
+        cloud,
+        max_receive_count=nb04.Q2_MAX_RECEIVE_COUNT,
+        retry_pause=nb04.Q2_RETRY_PAUSE,
+        progress=False,
+    )
+    try:
+        assert len(run.receives) == nb04.Q2_CALLS
+        assert nb04.q2.evaluate(len(run.receives)).status == "correct"
+    finally:
+        cloud.cleanup(quiet=True)
 
 
 # --- q3 ---------------------------------------------------------------------------------------
@@ -287,6 +294,7 @@ def test_q4_a_function_that_never_returns_fails_in_bounded_time(current, monkeyp
         release.set()
     assert time.monotonic() - started < 10
     assert outcome.status == "incorrect" and "did not return within" in outcome.message
+    assert "polling loop" in outcome.message
     assert no_check_threads_left()
 
 

@@ -3,14 +3,17 @@
 - ``q1``: ``attach_dlq(sqs, queue_url, dlq_url, max_receive_count)``, giving a queue a redrive
   policy; the checker runs it on two scratch queues, reads the policy back and sends a message
   through it.
-- ``q2``: how often the poison message of the learner's own run was received before it reached
-  the DLQ (from :class:`workshop.experiments.dead_letters.PoisonResult`).
+- ``q2``: a prediction: how many ReceiveMessage calls section 2's consumer would make with a
+  maxReceiveCount of 5 and a pause shorter than the visibility timeout.
 - ``q3``: a safe ``MessageRetentionPeriod`` for a DLQ, in seconds.
 - ``q4``: ``redrive_all(sqs, dlq_arn)``, a message move task back to the source, waited for; the
   checker fills a scratch DLQ, runs it and counts where the messages are.
 
 Checkers that create queues give them fresh names and delete them afterwards, and run the
 learner's function in a thread with a time limit (:func:`workshop.exercises.nb01.run_bounded`).
+On the aws backend they wait longer for SQS to settle: an attribute change can take up to 60 s
+to apply everywhere (SQS API reference, SetQueueAttributes), and a move task may start more
+slowly than on the local cloud.
 """
 
 from __future__ import annotations
@@ -56,6 +59,11 @@ def _require_function(answer: Any, name: str, exercise: str) -> None:
         )
 
 
+def _patience(cloud: workshop.Backend, local: float, aws: float) -> float:
+    """How long a checker waits for SQS to settle: the local cloud is consistent at once."""
+    return local if cloud.kind == "local" else aws
+
+
 def _wait_for_depth(sqs: Any, queue_url: str, count: int, seconds: float) -> int:
     """Poll a queue's visible count until it reaches ``count`` or ``seconds`` pass."""
     end = time.perf_counter() + seconds
@@ -71,6 +79,51 @@ def _wait_for_depth(sqs: Any, queue_url: str, count: int, seconds: float) -> int
 Q1_MAX_RECEIVE_COUNT = 4
 
 
+class _PolicyRecorder(Recorder):
+    """A :class:`Recorder` that also keeps every RedrivePolicy passed to set_queue_attributes,
+    including calls SQS refused (the Recorder keeps only calls that returned)."""
+
+    def __init__(self, client: Any):
+        super().__init__(client)
+        self.policies: list[Any] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = super().__getattr__(name)
+        if name != "set_queue_attributes":
+            return method
+
+        def attempt(**params: Any) -> Any:
+            attributes = params.get("Attributes")
+            if isinstance(attributes, dict) and "RedrivePolicy" in attributes:
+                self.policies.append(attributes["RedrivePolicy"])
+            return method(**params)
+
+        return attempt
+
+
+def _not_an_arn(policies: list[Any]) -> str | None:
+    """The first deadLetterTargetArn among ``policies`` that is a string but not an ARN."""
+    for raw in policies:
+        try:
+            policy = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            continue
+        target = policy.get("deadLetterTargetArn") if isinstance(policy, dict) else None
+        if isinstance(target, str) and not target.startswith("arn:"):
+            return target
+    return None
+
+
+def _settled_policy(sqs: Any, queue_url: str, seconds: float) -> dict[str, Any] | None:
+    """The queue's redrive policy, asking again for up to ``seconds`` while there is none."""
+    end = time.perf_counter() + seconds
+    policy = read_redrive_policy(sqs, queue_url)
+    while policy is None and time.perf_counter() < end:
+        time.sleep(1)
+        policy = read_redrive_policy(sqs, queue_url)
+    return policy
+
+
 def _judge_attach_dlq(attach_dlq: Any) -> str:
     _require_function(attach_dlq, "attach_dlq", "q1")
     cloud = workshop.current()
@@ -82,16 +135,28 @@ def _judge_attach_dlq(attach_dlq: Any) -> str:
         urls.append(cloud.create_queue(f"check-q1-{suffix}"))
         dlq_url, queue_url = urls
         dlq_arn = queue_arn(sqs, dlq_url)
-        recorder = Recorder(sqs)
-        run_bounded(
-            attach_dlq, (recorder, queue_url, dlq_url, Q1_MAX_RECEIVE_COUNT), "attach_dlq", 20
-        )
+        recorder = _PolicyRecorder(sqs)
+        try:
+            run_bounded(
+                attach_dlq, (recorder, queue_url, dlq_url, Q1_MAX_RECEIVE_COUNT), "attach_dlq", 20
+            )
+        except Incorrect:
+            target = _not_an_arn(recorder.policies)
+            if target is None:
+                raise
+            what = "its URL" if target.startswith("http") else repr(target)
+            raise Incorrect(
+                "SQS refused your policy: deadLetterTargetArn needs the DLQ's ARN "
+                f"(arn:aws:sqs:…), not {what}. Ask the queue at `dlq_url` for its QueueArn "
+                "attribute."
+            ) from None
+        settle = _patience(cloud, 0, 60)
         if read_redrive_policy(sqs, dlq_url) is not None:
             raise Incorrect(
                 "Your function gave the dead-letter queue itself a redrive policy. The policy "
                 "belongs on the queue whose failures should go to the DLQ: `queue_url`."
             )
-        policy = read_redrive_policy(sqs, queue_url)
+        policy = _settled_policy(sqs, queue_url, settle)
         if policy is None:
             raise Incorrect(
                 "After your function ran, the queue at `queue_url` has no RedrivePolicy. Set it "
@@ -109,15 +174,17 @@ def _judge_attach_dlq(attach_dlq: Any) -> str:
                 "number the checker passed as `max_receive_count`."
             )
         # The policy reads right; now see it work. A receive with VisibilityTimeout=0 fails the
-        # message and makes it visible again at once, so no waiting for a timeout.
+        # message and makes it visible again at once, so no waiting for a timeout. On AWS the
+        # policy may need a while to apply everywhere, so keep failing it until then.
         sqs.send_message(QueueUrl=queue_url, MessageBody="poison from the checker")
-        for _ in range(Q1_MAX_RECEIVE_COUNT + 3):
+        end = time.perf_counter() + _patience(cloud, 6, 60)
+        while time.perf_counter() < end:
             got = sqs.receive_message(
                 QueueUrl=queue_url, WaitTimeSeconds=1, VisibilityTimeout=0
             ).get("Messages", [])
-            if not got:
+            if not got and dead_letters.visible(sqs, dlq_url) >= 1:
                 break
-        if _wait_for_depth(sqs, dlq_url, 1, 3.0) < 1:
+        if _wait_for_depth(sqs, dlq_url, 1, _patience(cloud, 3, 30)) < 1:
             raise Incorrect(
                 "The policy looks right, but a message that kept failing never reached the "
                 "dead-letter queue."
@@ -153,47 +220,72 @@ def attach_dlq(sqs, queue_url, dlq_url, max_receive_count):
 
 # --- q2 ---------------------------------------------------------------------------------------
 
+Q2_MAX_RECEIVE_COUNT = 5
+Q2_RETRY_PAUSE = 0.5
+Q2_CALLS = Q2_MAX_RECEIVE_COUNT + 1
+"""Receives that return the message, then the one during which it moves (and which returns
+nothing); with the pause shorter than the visibility timeout there are no empty ones between."""
 
-def _judge_deliveries(answer: Any, poison: Any = None) -> str:
-    if not isinstance(poison, dead_letters.PoisonResult):
+
+def _judge_receive_calls(answer: Any) -> str:
+    if not is_number(answer):
         raise Incorrect(
-            "Pass your measurement as the second argument: nb04.q2.check(answer, poison)."
+            f"Answer with a whole number of ReceiveMessage calls; got {type(answer).__name__}."
         )
-    if isinstance(answer, bool) or not isinstance(answer, int):
-        raise Incorrect(f"Answer with a whole number; got {type(answer).__name__} {answer!r}.")
-    if poison.moved_at != poison.moved_at:
+    if answer != int(answer):
+        raise Incorrect("Calls come whole: answer with a whole number.")
+    answer = int(answer)
+    if answer == Q2_CALLS:
+        return (
+            f"Receives 1 to {Q2_MAX_RECEIVE_COUNT} return the message and raise its count to "
+            f"the limit; receive {Q2_CALLS} finds the count there, moves the message and returns "
+            "nothing. The short pause adds no empty receives: each long poll starts while the "
+            "message is still hidden and simply waits for it."
+        )
+    if answer == Q2_MAX_RECEIVE_COUNT:
         raise Incorrect(
-            "In this measurement the message never reached the DLQ: run the experiment again "
-            "and check with its result."
+            f"{answer} counts the receives that return the message. Does the message move by "
+            "itself, or during a call?"
         )
-    right = poison.deliveries
-    if answer > right:
+    if answer in (3, 4):
         raise Incorrect(
-            f"{answer} is too many. Count only the receives whose `got` is True: the receive "
-            "during which the message moved returned nothing."
+            f"{answer} fits section 2's run, whose policy had a maxReceiveCount of 3. This one "
+            f"allows {Q2_MAX_RECEIVE_COUNT}: count again, call by call."
         )
-    if answer < right:
+    if answer < 3:
         raise Incorrect(
-            f"{answer} is too few. Count every receive in `poison.receives` that returned the "
-            "message, the first one included."
+            f"With a maxReceiveCount of {Q2_MAX_RECEIVE_COUNT}, SQS hands the message out more "
+            f"often than {answer} times before it can move."
         )
-    return (
-        f"Received {right} times, which is the policy's maxReceiveCount of "
-        f"{poison.pair.max_receive_count}; the receive after that moved it and returned nothing."
+    if 2 * Q2_MAX_RECEIVE_COUNT <= answer <= 2 * Q2_MAX_RECEIVE_COUNT + 2:
+        raise Incorrect(
+            f"{answer} counts an empty receive after every failure. The pause "
+            f"({Q2_RETRY_PAUSE} s) is shorter than the visibility timeout (1 s): does the next "
+            "long poll find the message hidden and come back empty, or wait for it?"
+        )
+    raise Incorrect(
+        f"Not {answer}. Count only up to the call during which the message moves: the consumer "
+        "stops once the message is in the DLQ. And check whether a call can come back empty "
+        "before that, with a pause shorter than the visibility timeout."
     )
 
 
 q2 = CheckedExercise(
-    "Receives of the poison message before it reached the DLQ",
-    _judge_deliveries,
+    "ReceiveMessage calls with maxReceiveCount 5 and a 0.5 s pause",
+    _judge_receive_calls,
     hint=(
-        "`poison.receives` has one row per ReceiveMessage; its `got` column says whether the "
-        "message came back. Compare with `poison.moved_at`."
+        "Go call by call. Each receive that returns the message raises its "
+        "ApproximateReceiveCount by one; SQS hands it out until the count has reached "
+        "maxReceiveCount. What does the call after that return, and why? Then ask whether the "
+        "short pause leaves room for an empty receive between two deliveries."
     ),
     solution=(
-        "`answer = int(poison.receives['got'].sum())`: as many as the maxReceiveCount (3 in "
-        "this notebook). A fourth receive found the count already at the limit, moved the "
-        "message and returned nothing."
+        f"`answer = {Q2_CALLS}`: {Q2_MAX_RECEIVE_COUNT} receives return the message, and the "
+        "next one moves it to the DLQ and returns nothing. After each failure the consumer "
+        "pauses 0.5 s and long-polls again; the message is still hidden then (1 s visibility "
+        "timeout), so that long poll waits and gets it, with no empty receive in between. To "
+        "see it, run `run = dead_letters.follow_poison(cloud, max_receive_count=5, "
+        "retry_pause=0.5)` (about 6 s) and look at `run.receives`."
     ),
 )
 
@@ -271,7 +363,19 @@ def _judge_redrive_all(redrive_all: Any) -> str:
     with _scratch_queues(cloud, [pair.source_url, pair.dlq_url]):
         _fill_dlq(sqs, pair, Q4_MESSAGES)
         recorder = Recorder(sqs)
-        result = run_bounded(redrive_all, (recorder, pair.dlq_arn), "redrive_all", 20)
+        try:
+            result = run_bounded(
+                redrive_all, (recorder, pair.dlq_arn), "redrive_all", _patience(cloud, 20, 120)
+            )
+        except Incorrect as error:
+            if "did not return within" not in str(error):
+                raise
+            raise Incorrect(
+                "`redrive_all` did not return within the checker's time limit. Does your "
+                "polling loop end when the task's Status is no longer RUNNING, and does it give "
+                "up after a time limit of its own? (If it keeps running after this check, "
+                "Kernel > Restart stops it.)"
+            ) from None
         starts = recorder.calls_to("start_message_move_task")
         if not starts:
             raise Incorrect("Your function never called start_message_move_task.")
@@ -302,7 +406,7 @@ def _judge_redrive_all(redrive_all: Any) -> str:
                 + (f" ({task['FailureReason']})" if task.get("FailureReason") else "")
                 + ", not COMPLETED."
             )
-        back = _wait_for_depth(sqs, pair.source_url, Q4_MESSAGES, 3.0)
+        back = _wait_for_depth(sqs, pair.source_url, Q4_MESSAGES, _patience(cloud, 3, 30))
         if back < Q4_MESSAGES:
             raise Incorrect(
                 f"Only {back} of the {Q4_MESSAGES} messages are back in the source queue."
@@ -321,20 +425,24 @@ q4 = CheckedExercise(
     _judge_redrive_all,
     hint=(
         "start_message_move_task(SourceArn=dlq_arn) starts it; then call "
-        "list_message_move_tasks(SourceArn=dlq_arn, MaxResults=1) every 0.2 s or so, for at most"
-        " a few seconds, until Results[0]['Status'] is COMPLETED, CANCELLED or FAILED."
+        "list_message_move_tasks(SourceArn=dlq_arn, MaxResults=1) every 0.2 s or so, with a "
+        "time limit (a few seconds locally, a minute on AWS), until Results[0]['Status'] is "
+        "COMPLETED, CANCELLED or FAILED."
     ),
     solution="""```python
 import time
 
 def redrive_all(sqs, dlq_arn):
     sqs.start_message_move_task(SourceArn=dlq_arn)
-    end = time.monotonic() + 15
+    end = time.monotonic() + 60  # locally it takes well under a second
     while time.monotonic() < end:
         task = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=1)["Results"][0]
         if task["Status"] in ("COMPLETED", "CANCELLED", "FAILED"):
             return task["ApproximateNumberOfMessagesMoved"]
         time.sleep(0.2)
-    raise TimeoutError("the move task did not finish in 15 s")
-```""",
+    raise TimeoutError("the move task did not finish in 60 s")
+```
+
+On AWS a move task may start more slowly than on the local cloud; there the checker waits up to
+120 s for your function.""",
 )

@@ -38,7 +38,10 @@ if TYPE_CHECKING:
 def depth(sqs: Any, queue_url: str) -> tuple[int, int]:
     """(visible, in flight) messages of a queue, as SQS reports them.
 
-    On AWS both numbers are approximate and may trail the true state; locally they are exact.
+    On AWS both numbers are approximate and may trail the true state. Locally each number is
+    exact when it is counted, but the two are not counted at the same instant, so while
+    messages are being received or deleted their sum can briefly differ by a few from the
+    number of messages in the queue.
     """
     attributes = sqs.get_queue_attributes(
         QueueUrl=queue_url,

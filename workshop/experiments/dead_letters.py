@@ -91,6 +91,23 @@ def read_redrive_policy(sqs: Any, queue_url: str) -> dict[str, Any] | None:
     return policy
 
 
+def dead_letter_sources(
+    sqs: Any, dlq_url: str, *, expect: str | None = None, seconds: float = 10.0
+) -> list[str]:
+    """The URLs of the queues whose redrive policy names this DLQ (ListDeadLetterSourceQueues).
+
+    With ``expect``, ask again for up to ``seconds`` until that URL is listed: on AWS a new
+    policy can take a while to show up everywhere (up to 60 s for most attribute changes, SQS
+    API reference, SetQueueAttributes); locally it is listed at once.
+    """
+    end = time.perf_counter() + seconds
+    while True:
+        urls = sqs.list_dead_letter_source_queues(QueueUrl=dlq_url).get("queueUrls", [])
+        if expect is None or expect in urls or time.perf_counter() >= end:
+            return urls
+        time.sleep(0.5)
+
+
 @dataclass(frozen=True)
 class QueuePair:
     """A source queue and the dead-letter queue its redrive policy names."""
@@ -575,14 +592,16 @@ def account(
 
 
 def kept_timestamps(result: MixedResult) -> pd.DataFrame:
-    """Per upload in the DLQ: the ``SentTimestamp`` the source gave it, the one the DLQ shows,
-    and its age now. Equal timestamps mean the message kept its original send time."""
+    """Per upload in the DLQ: the ``SentTimestamp`` the source gave it, the one the DLQ shows
+    (ms since the epoch, and as a UTC time, ``sent_at``), and its age now. Equal timestamps
+    mean the message kept its original send time."""
     source = result.outcomes.set_index("upload_id")["sent_timestamp"]
     frame = result.dlq[["upload_id", "message_id", "sent_timestamp"]].rename(
         columns={"sent_timestamp": "sent_timestamp_in_dlq"}
     )
     frame.insert(2, "sent_timestamp_in_source", frame["upload_id"].map(source).astype("Int64"))
     frame["kept"] = frame["sent_timestamp_in_source"] == frame["sent_timestamp_in_dlq"]
+    frame["sent_at"] = pd.to_datetime(frame["sent_timestamp_in_dlq"], unit="ms", utc=True)
     frame["age_s"] = (time.time() * 1000 - frame["sent_timestamp_in_dlq"]) / 1000
     return frame.sort_values("upload_id", ignore_index=True)
 
@@ -594,6 +613,24 @@ def time_left_in_dlq(age_when_moved: float, dlq_retention: float) -> float:
     source is gone (SQS developer guide, "Setting up dead-letter queue retention").
     """
     return max(0.0, dlq_retention - age_when_moved)
+
+
+def retention_table(
+    moved_after_days: Iterable[float] = (0.5, 1, 3, 3.9),
+    dlq_retention_days: Iterable[int] = (4, 7, 14),
+) -> pd.DataFrame:
+    """Days a standard queue's message has left in its DLQ (:func:`time_left_in_dlq`): one row
+    per time it spent failing in the source before the move, one column per DLQ retention."""
+    moved_after_days = list(moved_after_days)
+    table = pd.DataFrame(
+        {
+            dlq_days: [time_left_in_dlq(days, dlq_days) for days in moved_after_days]
+            for dlq_days in dlq_retention_days
+        },
+        index=pd.Index(moved_after_days, name="days in the source before the move"),
+    )
+    table.columns.name = "DLQ retention (days)"
+    return table
 
 
 def first_alarm(samples: pd.DataFrame, threshold: int = 0) -> float:
@@ -612,7 +649,11 @@ PROGRESS_COLUMNS = {"t": float, "status": str, "moved": int, "to_move": int}
 
 
 def move_tasks(sqs: Any, dlq_arn: str) -> pd.DataFrame:
-    """The DLQ's most recent message move tasks (up to 10), newest first, as a table."""
+    """The DLQ's most recent message move tasks (up to 10), newest first, as a table.
+
+    ``task_handle`` (shown only while a task runs) and ``failure_reason`` are left out when no
+    task has one.
+    """
     results = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=10).get("Results", [])
     rows = [
         {
@@ -627,7 +668,7 @@ def move_tasks(sqs: Any, dlq_arn: str) -> pd.DataFrame:
         }
         for r in results
     ]
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         rows,
         columns=[
             "status",
@@ -640,6 +681,8 @@ def move_tasks(sqs: Any, dlq_arn: str) -> pd.DataFrame:
             "failure_reason",
         ],
     )
+    empty = [c for c in ("task_handle", "failure_reason") if not frame[c].astype(bool).any()]
+    return frame.drop(columns=empty)
 
 
 def latest_task(sqs: Any, dlq_arn: str) -> dict[str, Any] | None:
@@ -683,6 +726,34 @@ def wait_for_task(sqs: Any, dlq_arn: str, *, seconds: float = 10.0) -> dict[str,
         time.sleep(0.1)
         task = latest_task(sqs, dlq_arn)
     return task
+
+
+def compare_redriven(sqs: Any, result: MixedResult, expected: int) -> pd.DataFrame:
+    """The messages a move task sent back to the source, next to their copies in the DLQ.
+
+    Reads up to ``expected`` messages of the source queue with :func:`peek` (which leaves them
+    there, visible, and counts as one receive each) and matches them by upload_id with the DLQ
+    messages :func:`mixed_traffic` read. Columns: upload_id, message_id_in_dlq,
+    message_id_back, sent_timestamp_in_dlq, sent_timestamp_back (ms since the epoch),
+    receive_count_back, new_message_id, new_sent_timestamp.
+    """
+    back = peek(sqs, result.pair.source_url, expected=expected)
+    back.insert(0, "upload_id", [json.loads(b).get("upload_id", "") for b in back["body"]])
+    before = result.dlq[["upload_id", "message_id", "sent_timestamp"]]
+    frame = before.merge(back, on="upload_id", suffixes=("_in_dlq", "_back"))
+    frame = frame.rename(columns={"receive_count": "receive_count_back"})[
+        [
+            "upload_id",
+            "message_id_in_dlq",
+            "message_id_back",
+            "sent_timestamp_in_dlq",
+            "sent_timestamp_back",
+            "receive_count_back",
+        ]
+    ]
+    frame["new_message_id"] = frame["message_id_in_dlq"] != frame["message_id_back"]
+    frame["new_sent_timestamp"] = frame["sent_timestamp_back"] > frame["sent_timestamp_in_dlq"]
+    return frame.sort_values("upload_id", ignore_index=True)
 
 
 def _progress_row(task: dict[str, Any], t: float) -> dict[str, Any]:
@@ -752,7 +823,7 @@ class RedriveResult:
                     "status": self.status,
                     "to_move": int(self.task.get("ApproximateNumberOfMessagesToMove", 0) or 0),
                     "moved": self.moved,
-                    "limit_per_s": self.rate_limit,
+                    "max_per_second": self.rate_limit,
                     "measured_per_s": round(self.measured_rate, 2),
                     "finished_after_s": round(float(finished["t"].iloc[0]), 2)
                     if len(finished)

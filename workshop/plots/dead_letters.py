@@ -31,8 +31,9 @@ def poison_timeline(result: PoisonResult) -> Figure:
     :func:`workshop.experiments.dead_letters.follow_poison`.
 
     Top: the ``ApproximateReceiveCount`` each receive returned, against the redrive policy's
-    maxReceiveCount, and the receive that returned nothing because the message moved. Bottom:
-    where the sampler found the message. The dotted line is when the last visibility timeout
+    maxReceiveCount, and the receive that returned nothing because the message moved (a cross
+    on the limit line, since that receive had no count to show). Bottom: where the sampler found
+    the message. The dotted line is when the last visibility timeout
     ended, the solid one when the DLQ first held the message.
     """
     fig, (top, bottom) = figure(2, 1, width=9.0, height=5.2, sharex=True, height_ratios=[3, 2])
@@ -45,18 +46,20 @@ def poison_timeline(result: PoisonResult) -> Figure:
     top.plot(got["end"], counts, "o", color=PALETTE[0], label="a receive returned it (count)")
     mover = result.moving_receive
     if mover is not None:
+        # On the limit line, not above it: that receive returned nothing, so no count of its
+        # own was ever observed.
         top.plot(
             [mover["start"]],
-            [limit + 1],
+            [limit],
             marker="X",
             linestyle="",
             markersize=9,
             color=PALETTE[3],
-            label="the next receive (returned nothing)",
+            label="receive that returned nothing (moved it)",
         )
     top.axhline(limit, color="0.4", linestyle="--", linewidth=1, label=f"maxReceiveCount = {limit}")
-    top.set_ylim(0, limit + 2.4)
-    top.set_yticks(range(limit + 2))
+    top.set_ylim(0, limit + 1.8)
+    top.set_yticks(range(limit + 1))
     label(
         top,
         title="A poison message: received, failed, and moved to the DLQ",
