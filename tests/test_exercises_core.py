@@ -42,7 +42,8 @@ def test_value_exercise_numbers():
     assert q.evaluate(...).status == NOT_ATTEMPTED
     assert q.evaluate(10).status == CORRECT
     too_big = q.evaluate(12)
-    assert too_big.status == INCORRECT and "too large" in too_big.message
+    assert too_big.status == INCORRECT and "hint()" in too_big.message
+    assert "large" not in too_big.message and "small" not in too_big.message
     assert "10" not in too_big.message  # the answer is not given away
     assert q.evaluate("10").status == INCORRECT
     assert q.evaluate(True).status == INCORRECT

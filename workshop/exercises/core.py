@@ -129,8 +129,8 @@ class ValueExercise(Exercise):
                 raise Incorrect(f"Expected a number, got {type(answer).__name__} {answer!r}.")
             answer = float(answer)  # a numpy number from a DataFrame is a number too
             if not math.isclose(answer, expected, rel_tol=self.tolerance, abs_tol=1e-12):
-                direction = "too large" if answer > expected else "too small"
-                raise Incorrect(f"{answer!r} is {direction}.")
+                # No "too large / too small": that turns the exercise into guessing by halves.
+                raise Incorrect(f"{answer!r} is not it; hint() gives a nudge.")
             return None
         if isinstance(expected, str):
             if not isinstance(answer, str):

@@ -57,13 +57,15 @@ class Workers:
         progress: Callable[[], int] | None = None,
         total: int | None = None,
         description: str = "",
+        unit: str = "msg",
     ) -> None:
-        """Wait for every worker; show a progress bar if ``progress`` counts work done.
+        """Wait for every worker; show a progress bar if ``progress`` counts work done
+        (in ``unit``s: messages unless said otherwise).
 
         ``deadline`` is a :func:`time.perf_counter` value the workers also respect. Raises
         the first worker error, or :class:`TimeoutError` if a worker outlives the grace period.
         """
-        bar = tqdm(total=total, desc=description, unit="msg") if progress else None
+        bar = tqdm(total=total, desc=description, unit=unit) if progress else None
         try:
             while time.perf_counter() < deadline + GRACE_SECONDS:
                 running = [thread for thread in self._threads if thread.is_alive()]
