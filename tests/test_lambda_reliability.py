@@ -12,7 +12,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
 from conftest import invoke
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,48 +63,11 @@ lambdas.invoke(cloud, name, {"sleep": 30})
 """
 
 
-def test_ctrl_c_in_the_middle_of_an_invocation_leaves_no_environment(tmp_path):
-    env = {**os.environ, "WORKSHOP_PARTICIPANT": "interrupted", "WORKSHOP_BACKEND": "local"}
+def start_script(script: str, participant: str) -> tuple[subprocess.Popen, list[int]]:
+    """Run a notebook-like script in its own interpreter; return it and its environments' pids
+    once it has reported them."""
+    env = {**os.environ, "WORKSHOP_PARTICIPANT": participant, "WORKSHOP_BACKEND": "local"}
     env.pop("WORKSHOP_ENDPOINT", None)
-    process = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
-    try:
-        line = ""
-        deadline = time.monotonic() + 30
-        while not line.startswith("PIDS") and time.monotonic() < deadline:
-            line = process.stdout.readline()
-        pids = [int(p) for p in line.split()[1:]]
-        assert pids, "the invocation never started"
-        process.send_signal(signal.SIGINT)  # Ctrl-C, while the handler sleeps
-        process.wait(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stdout.close()
-        process.stderr.close()
-    time.sleep(0.2)
-    alive = [
-        pid
-        for pid in pids
-        if Path(f"/proc/{pid}").exists()
-        and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
-    ]
-    assert alive == [], f"environment processes left running: {alive}"
-
-
-@pytest.mark.parametrize("signal_number", [signal.SIGKILL])
-def test_environments_end_when_their_kernel_is_killed(signal_number):
-    """Even without a clean exit: an environment whose Runtime API vanished stops by itself."""
-    env = {**os.environ, "WORKSHOP_PARTICIPANT": "killed", "WORKSHOP_BACKEND": "local"}
-    env.pop("WORKSHOP_ENDPOINT", None)
-    script = SCRIPT.replace('{"sleep": 30}', '{"sleep": 0}') + "\ntime.sleep(60)\n"
     process = subprocess.Popen(
         [sys.executable, "-c", script],
         stdout=subprocess.PIPE,
@@ -114,21 +76,52 @@ def test_environments_end_when_their_kernel_is_killed(signal_number):
         env=env,
         cwd=ROOT,
     )
+    line, deadline = "", time.monotonic() + 30
+    while not line.startswith("PIDS") and time.monotonic() < deadline:
+        line = process.stdout.readline()
+    return process, [int(p) for p in line.split()[1:]]
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    process.stdout.close()
+
+
+def running(pids: list[int]) -> list[int]:
+    """The pids that still belong to a live (not zombie) process."""
+    return [
+        pid
+        for pid in pids
+        if Path(f"/proc/{pid}").exists()
+        and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
+    ]
+
+
+def test_ctrl_c_in_the_middle_of_an_invocation_leaves_no_environment():
+    process, pids = start_script(SCRIPT, "interrupted")
     try:
-        line = ""
-        deadline = time.monotonic() + 30
-        while not line.startswith("PIDS") and time.monotonic() < deadline:
-            line = process.stdout.readline()
-        pids = [int(p) for p in line.split()[1:]]
+        assert pids, "the invocation never started"
+        process.send_signal(signal.SIGINT)  # Ctrl-C, while the handler sleeps
+        process.wait(timeout=20)
+    finally:
+        stop(process)
+    time.sleep(0.2)
+    assert running(pids) == [], "environment processes left running"
+
+
+def test_environments_end_when_their_kernel_is_killed():
+    """Even without a clean exit: an environment whose Runtime API vanished stops by itself."""
+    script = SCRIPT.replace('{"sleep": 30}', '{"sleep": 0}') + "\ntime.sleep(60)\n"
+    process, pids = start_script(script, "killed")
+    try:
         assert pids
-        process.send_signal(signal_number)
+        process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stdout.close()
+        stop(process)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
+    while running(pids) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not [p for p in pids if Path(f"/proc/{p}").exists()], json.dumps(pids)
+    assert running(pids) == [], json.dumps(pids)

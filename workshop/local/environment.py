@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workshop.local.runtime_api import Delivery, Retired, RuntimeApiServer
-from workshop.local.snapshot import Snapshot
+from workshop.local.snapshot import Snapshot, kill_session
 
 
 def runtime_client() -> list[str]:
@@ -342,11 +342,7 @@ class Environment:
         if self._retired.is_set():
             return
         self._retired.set()
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                self.process.kill()
+        kill_session(self.process)
         self.process.wait(timeout=5)
         stdout = getattr(self.process, "stdout", None)
         if stdout is not None:

@@ -84,15 +84,21 @@ class Snapshot:
         return ForkedProcess(pid)
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                self.process.kill()
+        kill_session(self.process)
         self.process.wait(timeout=5)
         for stream in (self.process.stdin, self._answers):
             if stream is not None:
                 stream.close()
+
+
+def kill_session(process: subprocess.Popen | ForkedProcess) -> None:
+    """SIGKILL a process started in a session of its own, and everything in that session."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()
 
 
 def template_command() -> list[str]:
