@@ -196,7 +196,18 @@ class Backend:
         both turns it off. FIFO queues are never affected. On AWS this happens on its own, at
         rates nobody sets, so the aws backend only says so.
         """
-        if duplicate or reorder:
+        self._realism(
+            {
+                "QueueUrl": queue_url,
+                "Duplicate": duplicate,
+                "Reorder": reorder,
+                "Seed": seed,
+                "Region": self.region,
+            }
+        )
+
+    def _realism(self, request: dict[str, Any]) -> None:
+        if request["Duplicate"] or request["Reorder"]:
             print("On AWS, standard queues duplicate and reorder on their own; nothing to set.")
 
     def cleanup(self, *, quiet: bool = False) -> list[str]:
@@ -242,21 +253,7 @@ class LocalBackend(Backend):
     def account_id(self) -> str:
         return LOCAL_ACCOUNT_ID
 
-    def set_sqs_realism(
-        self,
-        queue_url: str,
-        *,
-        duplicate: float = 0.0,
-        reorder: float = 0.0,
-        seed: int | None = None,
-    ) -> None:
-        request = {
-            "QueueUrl": queue_url,
-            "Duplicate": duplicate,
-            "Reorder": reorder,
-            "Seed": seed,
-            "Region": self.region,
-        }
+    def _realism(self, request: dict[str, Any]) -> None:
         call = urllib.request.Request(
             f"{self.endpoint_url}/_workshop/sqs/realism",
             data=json.dumps(request).encode(),
