@@ -110,6 +110,25 @@ def uses_a_notebook_global(event, context):
     return {"upload_id": event["upload_id"], "jobs": JOBS_IN_THE_NOTEBOOK}  # noqa: F821
 
 
+def imports_pandas(event, context):
+    import pandas
+
+    sizes = pandas.Series(event.get("sizes", []), dtype=object)
+    return {"upload_id": event["upload_id"], "jobs": len(sizes), "request_id": "x"}
+
+
+def imports_the_standard_library(event, context):
+    import json
+    from collections import Counter
+
+    sizes = Counter(json.loads(json.dumps(event.get("sizes", []))))
+    return {
+        "upload_id": event["upload_id"],
+        "jobs": sum(sizes.values()),
+        "request_id": context.aws_request_id,
+    }
+
+
 def test_q2_right_answer(current):
     outcome = nb05.q2.evaluate(handler)
     assert outcome.status == "correct", outcome.message
@@ -132,7 +151,8 @@ def handler_with_another_name(event, context):
 @pytest.mark.parametrize(
     ("wrong", "says"),
     [
-        (forgets_missing_sizes, "KeyError"),
+        (forgets_missing_sizes, "lacks a key your handler reads"),
+        (imports_pandas, "imports pandas, which would fail on AWS"),
         (counts_characters, "jobs was"),
         (made_up_request_id, "not the id of the invocation"),
         (no_request_id, "has no request_id"),
@@ -145,6 +165,18 @@ def test_q2_wrong_answers(current, wrong, says):
     assert says in outcome.message
     assert "aws_request_id" not in outcome.message
     assert "len(event" not in outcome.message
+
+
+def test_q2_feedback_fits_the_error(current):
+    key_error = nb05.q2.evaluate(forgets_missing_sizes).message
+    assert "KeyError" in key_error and "what it imports" not in key_error
+    name_error = nb05.q2.evaluate(uses_a_notebook_global).message
+    assert "NameError" in name_error and "what it imports" in name_error
+
+
+def test_q2_the_standard_library_is_allowed(current):
+    outcome = nb05.q2.evaluate(imports_the_standard_library)
+    assert outcome.status == "correct", outcome.message
 
 
 def test_q2_not_a_function_and_untouched(current):

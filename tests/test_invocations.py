@@ -3,13 +3,14 @@ REPORT lines, forced cold starts, simultaneous calls and throttling."""
 
 from __future__ import annotations
 
+import math
+
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import pytest
-from botocore.config import Config
 
 from workshop import lambdas
 from workshop.experiments import invocations
@@ -28,7 +29,7 @@ def test_call_measures_the_round_trip_and_reads_the_report(cloud, aws_lambda):
     assert cold["status"] == 200 and cold["error"] is None
     assert cold["cold_start"] is True and cold["init_ms"] > 0
     assert cold["billed_ms"] >= cold["init_ms"]  # Init is billed
-    assert warm["cold_start"] is False and warm["init_ms"] is None
+    assert warm["cold_start"] is False and math.isnan(warm["init_ms"])
     assert warm["environment"] == cold["environment"] == cold["payload"]["environment"]
     assert 0 < cold["duration_ms"] < cold["latency_ms"]
     assert warm["started_s"] > 1000  # counted from t0=0.0, a perf_counter value long past
@@ -55,6 +56,19 @@ def test_a_timeout_replaces_the_environment(cloud, aws_lambda):
     assert after["payload"]["invocations"] == 1  # module globals start again
 
 
+def test_running_out_of_memory_ends_the_environment(cloud, aws_lambda):
+    name = lambdas.deploy(cloud, "faulty")  # 128 MB
+    before = invocations.call(aws_lambda, name)
+    failed = invocations.call(aws_lambda, name, {"action": "allocate", "mb": 200})
+    after = invocations.call(aws_lambda, name)
+    assert failed["error"] == "Runtime.OutOfMemory" and failed["status"] == 200
+    assert failed["max_memory_mb"] <= failed["memory_mb"] == 128  # reported at most the size
+    assert after["cold_start"] is True and after["payload"]["invocations"] == 1
+    assert after["environment"] != before["environment"]
+    within = invocations.call(aws_lambda, name, {"action": "allocate", "mb": 20})
+    assert within["error"] is None and within["payload"]["invocations"] == 2
+
+
 def test_cold_and_warm_forces_one_cold_start_per_round(cloud):
     name = lambdas.deploy(cloud, "hello", Environment={"Variables": {"KEEP": "me"}})
     calls = invocations.cold_and_warm(cloud, name, cold_starts=2, warm_calls=2)
@@ -71,6 +85,9 @@ def test_cold_and_warm_forces_one_cold_start_per_round(cloud):
         "Where a cold call's time goes",
     ]
     assert all(ax.get_xlabel() for ax in figure.axes)
+    assert "restore_ms" in calls.columns and calls["restore_ms"].isna().all()  # no snapshots
+    box_lines = figure.axes[0].lines  # a box plot draws lines: box, whiskers, caps, median
+    assert list(box_lines) == [], "a few calls are drawn as points, without a box to hide them"
     plt.close(figure)
 
 
@@ -91,9 +108,7 @@ def test_burst_gives_simultaneous_calls_their_own_environments(cloud, aws_lambda
 def test_reserved_concurrency_throttles_the_rest(cloud, aws_lambda):
     name = lambdas.deploy(cloud, "counter")
     aws_lambda.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
-    no_retries = cloud.session.client(
-        "lambda", endpoint_url=cloud.endpoint_url, config=Config(retries={"total_max_attempts": 1})
-    )
+    no_retries = cloud.client("lambda", retries=False)
     calls = invocations.burst(no_retries, name, calls=3, seconds=0.4)
     assert sorted(calls["outcome"]) == ["ran", "throttled", "throttled"]
     throttled = calls[calls["outcome"] == "throttled"]

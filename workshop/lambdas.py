@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import re
 import time
 import zipfile
@@ -153,11 +154,11 @@ def parse_reports(lines: list[str]) -> pd.DataFrame:
         if match:
             row: dict[str, Any] = match.groupdict()
             for key in ("duration_ms", "init_ms", "restore_ms"):
-                row[key] = float(row[key]) if row[key] is not None else None
+                row[key] = float(row[key]) if row[key] is not None else math.nan
             for key in ("billed_ms", "memory_mb", "max_memory_mb"):
                 row[key] = int(row[key])
             # A snapshot restore is a new environment too: a cold start, only a shorter one.
-            row["cold_start"] = row["init_ms"] is not None or row["restore_ms"] is not None
+            row["cold_start"] = not (math.isnan(row["init_ms"]) and math.isnan(row["restore_ms"]))
             rows.append(row)
     columns = [
         "request_id",

@@ -16,6 +16,7 @@ in a thread with a time limit.
 
 from __future__ import annotations
 
+import ast
 import base64
 import contextlib
 import inspect
@@ -24,6 +25,7 @@ import json
 import math
 import re
 import secrets
+import sys
 import textwrap
 import zipfile
 from collections.abc import Callable, Iterator
@@ -183,6 +185,37 @@ def _handler_source(handler: Callable) -> str:
     return source
 
 
+RUNTIME_PACKAGES = frozenset(sys.stdlib_module_names) | {"boto3", "botocore"}
+"""What the checker lets a handler import: the standard library and boto3, which AWS's Python
+runtime has; anything else would have to travel in the zip, and the checker's zip holds only
+the handler."""
+
+
+def _imports_beyond_the_runtime(source: str) -> list[str]:
+    """Top-level package names the source imports that AWS's runtime does not have."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return sorted(names - RUNTIME_PACKAGES)
+
+
+def _function_error_feedback(event: dict, error: dict) -> str:
+    """What a failed invocation says about the handler, aimed at the likely mistake."""
+    kind, message = error.get("errorType"), error.get("errorMessage")
+    said = f"For the event {json.dumps(event)} the function failed with {kind}: {message}."
+    if kind == "KeyError":
+        return f"{said} One of the events lacks a key your handler reads."
+    if kind in {"NameError", "ImportError", "ModuleNotFoundError", "UnboundLocalError"}:
+        return (
+            f"{said} A handler runs on its own in Lambda: it sees only its event, its context "
+            "and what it imports, nothing defined elsewhere in this notebook."
+        )
+    return said
+
+
 def _judge_handler(handler: Any) -> str:
     if not callable(handler):
         raise Incorrect(
@@ -194,18 +227,21 @@ def _judge_handler(handler: Any) -> str:
         compile(source, "app.py", "exec")
     except SyntaxError as error:
         raise Incorrect(f"Your handler does not compile: {error}") from None
+    foreign = _imports_beyond_the_runtime(source)
+    if foreign:
+        raise Incorrect(
+            f"Your handler imports {', '.join(foreign)}, which would fail on AWS: a function finds "
+            "only the runtime's own packages (boto3 among them) and what is in its zip, and the "
+            "checker's zip holds only your handler (section 3). The local backend would let it "
+            "pass, so the checker stops here. The standard library is enough for this task."
+        )
     print("Checking `handler`: deploying it as a Lambda function ...", flush=True)
     request_ids = set()
     with scratch_function("check-handler", _zip_source(source)) as (aws_lambda, name):
         for event, jobs in zip(Q2_EVENTS, Q2_JOBS, strict=True):
             response, payload, request_id = _invoke(aws_lambda, name, event)
             if response.get("FunctionError"):
-                error = payload or {}
-                raise Incorrect(
-                    f"For the event {json.dumps(event)} the function failed with "
-                    f"{error.get('errorType')}: {error.get('errorMessage')}. A handler runs on its "
-                    "own in Lambda: it sees only its event, its context and what it imports."
-                )
+                raise Incorrect(_function_error_feedback(event, payload or {}))
             if not isinstance(payload, dict):
                 raise Incorrect(f"Return a dict; the function returned {payload!r}.")
             missing = {"upload_id", "jobs", "request_id"} - set(payload)
@@ -344,7 +380,7 @@ def _judge_timeout(answer: Any) -> str:
     if seconds == Q4_VISIBILITY_TIMEOUT:
         raise Incorrect(
             "Lambda would accept a timeout equal to the visibility timeout, but that is not "
-            "what AWS recommends. Which factor does it ask for?"
+            "what AWS recommends. Read the recommendation in the question again."
         )
     if seconds > Q4_VISIBILITY_TIMEOUT:
         raise Incorrect(

@@ -323,7 +323,9 @@ class LambdaService:
         restore = outcome.init_ms if environment.restored else None
         init = None if environment.restored else outcome.init_ms
         billed = math.ceil(outcome.duration_ms + (init or 0))  # Init is billed since 2025-08
-        used = min(outcome.max_memory_mb, spec.memory_mb)  # AWS never reports more than the size
+        # On AWS the kernel stops a process at its memory size; here the check comes a moment
+        # late, so the peak it saw may overshoot: report the size, where AWS would stop it.
+        used = min(outcome.max_memory_mb, spec.memory_mb)
         report = (
             f"REPORT RequestId: {request_id}\tDuration: {outcome.duration_ms:.2f} ms\t"
             f"Billed Duration: {billed} ms\tMemory Size: {spec.memory_mb} MB\t"

@@ -15,12 +15,18 @@ from workshop.plots import PALETTE, figure, label
 if TYPE_CHECKING:
     import pandas as pd
 
-COLD, WARM, INIT, THROTTLED = PALETTE[1], PALETTE[0], PALETTE[3], PALETTE[3]
+COLD, WARM, THROTTLED = PALETTE[1], PALETTE[0], PALETTE[3]
+INIT_HATCH = "///"
+"""Init Duration is drawn as the cold colour, hatched, in both plots: the cold part of a call."""
+MIN_FOR_BOX = 5
+"""Fewer points than this get no box: a box would only hide them."""
 
 
 def cold_and_warm(calls: pd.DataFrame) -> Figure:
     """Left: every call's round trip as the caller measured it, cold against warm (log scale).
     Right: where a cold call's time goes, from its REPORT line, next to a typical warm call.
+    Init Duration is drawn in the cold colour, hatched, as in :func:`timeline`; a group with
+    fewer than five calls is shown as points only.
 
     ``calls`` is :func:`workshop.experiments.invocations.cold_and_warm`'s table. The right
     panel splits each round trip into Init Duration, Duration (the handler) and the rest (the
@@ -33,15 +39,16 @@ def cold_and_warm(calls: pd.DataFrame) -> Figure:
         values = calls.loc[calls["start"] == kind, "latency_ms"].dropna()
         if not len(values):
             continue
-        spread.boxplot(
-            [values],
-            positions=[position],
-            orientation="horizontal",
-            widths=0.5,
-            showfliers=False,
-            manage_ticks=False,
-            medianprops={"color": "black"},
-        )
+        if len(values) >= MIN_FOR_BOX:
+            spread.boxplot(
+                [values],
+                positions=[position],
+                orientation="horizontal",
+                widths=0.5,
+                showfliers=False,
+                manage_ticks=False,
+                medianprops={"color": "black"},
+            )
         jitter = [position + 0.36 * ((i * 0.618) % 1 - 0.5) for i in range(len(values))]
         spread.scatter(
             values, jitter, s=14, alpha=0.7, color=colour, label=f"{kind} ({len(values)})"
@@ -70,7 +77,15 @@ def cold_and_warm(calls: pd.DataFrame) -> Figure:
         duration.append(float(warm["duration_ms"].median()))
         rest.append(max(0.0, float(warm["latency_ms"].median()) - duration[-1]))
     positions = list(range(len(names)))[::-1]
-    parts.barh(positions, init, color=INIT, label="Init Duration (REPORT)")
+    parts.barh(
+        positions,
+        init,
+        color=COLD,
+        edgecolor="black",
+        hatch=INIT_HATCH,
+        linewidth=0,
+        label="Init Duration (REPORT)",
+    )
     parts.barh(positions, duration, left=init, color=PALETTE[2], label="Duration (REPORT)")
     lefts = [i + d for i, d in zip(init, duration, strict=True)]
     parts.barh(positions, rest, left=lefts, color="0.75", label="rest of the round trip")
@@ -113,7 +128,7 @@ def timeline(calls: pd.DataFrame, *, title: str) -> Figure:
                 height=0.6,
                 color="none",
                 edgecolor="black",
-                hatch="///",
+                hatch=INIT_HATCH,
                 linewidth=0,
             )
     labels = [f"environment {env}" for env in environments]
@@ -131,7 +146,9 @@ def timeline(calls: pd.DataFrame, *, title: str) -> Figure:
     if ran["cold_start"].eq(True).any():
         handles += [
             Patch(color=COLD, label="cold call"),
-            Patch(facecolor="white", edgecolor="black", hatch="///", label="its Init Duration"),
+            Patch(
+                facecolor="white", edgecolor="black", hatch=INIT_HATCH, label="its Init Duration"
+            ),
         ]
     handles.append(Patch(color=WARM, label="warm call"))
     if len(throttled):
