@@ -9,6 +9,7 @@ import uuid
 import matplotlib
 import pandas as pd
 import pytest
+from botocore.exceptions import ClientError
 from matplotlib.figure import Figure
 
 from workshop import lambdas
@@ -112,6 +113,15 @@ def test_environments_and_memory_only_where_they_can_be_seen(cloud, shared_cloud
     assert cold_starts.environments(cloud) is None  # a local cloud of another server
     assert cold_starts.keep_alive_seconds(cloud) is None
     assert cold_starts.keep_alive_seconds(shared_cloud) == lambda_service.KEEP_ALIVE_S
+    # a cloud reached through an endpoint is told apart from AWS
+    assert cold_starts.shared_from_elsewhere(cloud)
+    assert not cold_starts.shared_from_elsewhere(shared_cloud)
+    assert "does not apply" in cold_starts.keep_alive_text(cloud)
+    assert "Lambda's own" not in cold_starts.keep_alive_text(cloud)
+    assert "workshop serve" in cold_starts.environments_hidden(cloud)
+    assert "microVM" not in cold_starts.environments_hidden(cloud)
+    seconds = f"{lambda_service.KEEP_ALIVE_S:g} s"
+    assert cold_starts.keep_alive_text(shared_cloud).startswith(f"keep-alive: {seconds}")
     name = lambdas.deploy(shared_cloud, "hello")
     lambdas.invoke(shared_cloud, name)
     alive = cold_starts.environments(shared_cloud, name)
@@ -140,6 +150,8 @@ def test_init_by_imports_and_the_comparison(shared_cloud):
         "AWS / Firecracker",
         "source",
     ]
+    fork = table.set_index("quantity").loc["Copy a running Python process (os.fork)"]
+    assert fork["this machine"] == "0.5 ms bare; – after import boto3"  # no boto3 floor given
     row = table.set_index("quantity").loc["Init Duration added by import boto3"]
     assert row["this machine"].startswith("+") and "270" in row["AWS / Firecracker"]
     assert table.set_index("quantity").loc["Init Duration added by import pandas"].iloc[0] == "–"
@@ -173,6 +185,46 @@ def test_start_kinds_provisioned_and_snapshot(cloud):
         )  # removed after the calls
     fig = plots.start_kinds(kinds)
     assert len(fig.axes) == 2
+
+
+class RefusingProvisioned:
+    """A Lambda client that refuses provisioned concurrency, as AWS does for an account whose
+    concurrency quota leaves no room for it."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def put_provisioned_concurrency_config(self, **_):
+        raise ClientError(
+            {"Error": {"Code": "InvalidParameterValueException", "Message": "no room"}},
+            "PutProvisionedConcurrencyConfig",
+        )
+
+
+class RefusingCloud:
+    def __init__(self, cloud):
+        self._cloud = cloud
+
+    def __getattr__(self, name):
+        return getattr(self._cloud, name)
+
+    def client(self, service):
+        client = self._cloud.client(service)
+        return RefusingProvisioned(client) if service == "lambda" else client
+
+
+def test_start_kinds_goes_on_when_provisioned_concurrency_is_refused(cloud, capsys):
+    startup = lambdas.deploy(cloud, "startup")
+    snap = lambdas.deploy(
+        cloud, "startup", name="startup-snap", SnapStart={"ApplyOn": "PublishedVersions"}
+    )
+    kinds = cold_starts.start_kinds(RefusingCloud(cloud), startup, snap, calls=2, seconds=0.1)
+    assert set(kinds["kind"]) == {"on demand", "SnapStart"}
+    assert "refused (InvalidParameterValueException: no room)" in capsys.readouterr().out
+    assert len(plots.start_kinds(kinds).axes) == 2
 
 
 def test_latency_plot_takes_notebook_05s_table():

@@ -4,6 +4,7 @@ deletes it (and its log group) afterwards."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import uuid
@@ -15,6 +16,7 @@ from conftest import no_check_threads_left
 
 import workshop
 from workshop.exercises import nb06
+from workshop.local import lambda_service
 
 
 @pytest.fixture
@@ -85,6 +87,24 @@ def every_invocation_counted(minutes, keep_alive):  # a repeated minute counted 
     return cold
 
 
+def from_the_last_cold_start(minutes, keep_alive):  # the window not restarted by warm calls
+    cold, since = 0, None
+    for minute in minutes:
+        if since is None or minute - since > keep_alive:
+            cold, since = cold + 1, minute
+    return cold
+
+
+def first_not_counted(minutes, keep_alive):  # only the gaps, not the first invocation
+    return sum(b - a > keep_alive for a, b in itertools.pairwise(minutes))
+
+
+def fails_late(minutes, keep_alive):  # right until the empty case, then raises
+    if not minutes:
+        raise IndexError("list index out of range")
+    return right_cold_starts(minutes, keep_alive)
+
+
 RELEASE = threading.Event()
 
 
@@ -98,9 +118,10 @@ def untouched(minutes, keep_alive):
     ...
 
 
-def test_q2_right():
+def test_q2_right(capsys):
     outcome = nb06.q2.evaluate(right_cold_starts)
     assert outcome.status == "correct", outcome.message
+    assert capsys.readouterr().out.count("Checking") == 1  # one bounded run for all the cases
 
     def with_numpy(minutes, keep_alive):  # a numpy integer is an integer too
         return np.int64(right_cold_starts(minutes, keep_alive))
@@ -113,9 +134,12 @@ def test_q2_right():
     [
         (off_by_one, "still finds the environment warm"),
         (every_invocation_counted, "same minute"),
+        (from_the_last_cold_start, "restarts after every invocation, warm ones too"),
+        (first_not_counted, "first invocation of the day is always cold"),
         (lambda minutes, keep_alive: len(minutes), "not right"),
         (lambda minutes, keep_alive: 1.0, "int"),
         (lambda minutes, keep_alive: 1 / 0, "ZeroDivisionError"),
+        (fails_late, "count_cold_starts([], keep_alive=10) raised IndexError"),
         (42, "function itself"),
     ],
 )
@@ -123,6 +147,7 @@ def test_q2_wrong(wrong, says):
     outcome = nb06.q2.evaluate(wrong)
     assert outcome.status == "incorrect"
     assert says in outcome.message, outcome.message
+    assert "previous is None" not in outcome.message  # never the solution's code
 
 
 def test_q2_never_hangs():
@@ -170,6 +195,25 @@ def deletes_it(aws_lambda, function_name):
     aws_lambda.delete_function(FunctionName=function_name)
 
 
+def describes_it(aws_lambda, function_name):
+    aws_lambda.update_function_configuration(
+        FunctionName=function_name, Description=uuid.uuid4().hex
+    )
+
+
+def describes_it_and_waits(aws_lambda, function_name):
+    describes_it(aws_lambda, function_name)
+    time.sleep(2.5)  # longer than a short local keep-alive and its once-a-second check
+
+
+SEEN_KEEP_ALIVE: list[float] = []
+
+
+def records_the_keep_alive(aws_lambda, function_name):
+    SEEN_KEEP_ALIVE.append(lambda_service.KEEP_ALIVE_S)
+    force_by_variable(aws_lambda, function_name)
+
+
 def test_q3_right(current):
     for right in (force_by_variable, force_by_memory):
         outcome = nb06.q3.evaluate(right)
@@ -187,6 +231,33 @@ def test_q3_doing_nothing_is_wrong(current):
 def test_q3_deleting_the_function_is_wrong(current):
     outcome = nb06.q3.evaluate(deletes_it)
     assert outcome.status == "incorrect" and "delete" in outcome.message
+
+
+def test_q3_a_description_alone_starts_no_local_environment(current):
+    outcome = nb06.q3.evaluate(describes_it)
+    assert outcome.status == "incorrect"
+    assert "You changed Description" in outcome.message
+    assert "starts no new environment for that setting" in outcome.message
+    assert "Did you change $LATEST" not in outcome.message
+
+
+def test_q3_waiting_out_a_short_keep_alive_is_not_a_pass(current, monkeypatch):
+    monkeypatch.setattr(lambda_service, "KEEP_ALIVE_S", 0.5)  # notebook 06's setting
+    outcome = nb06.q3.evaluate(describes_it_and_waits)
+    assert outcome.status == "incorrect"
+    # the checker kept its environment alive while it waited, so the next call was warm
+    assert "found the warm one" in outcome.message
+    assert lambda_service.KEEP_ALIVE_S == 0.5  # put back afterwards
+
+
+def test_q3_holds_the_keep_alive_only_while_it_checks(current, monkeypatch):
+    monkeypatch.setattr(lambda_service, "KEEP_ALIVE_S", 0.5)
+    SEEN_KEEP_ALIVE.clear()
+    assert nb06.q3.evaluate(records_the_keep_alive).status == "correct"
+    assert SEEN_KEEP_ALIVE == [nb06.HOLD_KEEP_ALIVE_S]
+    assert lambda_service.KEEP_ALIVE_S == 0.5
+    assert nb06.q3.evaluate(deletes_it).status == "incorrect"  # a failed check restores it too
+    assert lambda_service.KEEP_ALIVE_S == 0.5
 
 
 def test_q3_publishing_a_version_leaves_latest_warm(current):
@@ -212,7 +283,7 @@ POLICIES = pd.DataFrame(
         "kind": ["fixed", "fixed", "fixed", "hybrid"],
         "window_minutes": [5, 20, 60, 10],
         "app_cold_start_pct_p75": [100.0, 60.0, 40.0, 50.0],
-        "idle_gb_minutes": [100.0, 300.0, 900.0, 320.0],
+        "idle_gb_hours": [100.0, 300.0, 900.0, 320.0],
     }
 )
 

@@ -1,9 +1,11 @@
 """The keep-alive simulation of notebook 06: traces in the Azure layout, reproducible, shaped as
-documented; policies that give known answers on cases worked out by hand."""
+documented; policies that give known answers on cases worked out by hand, and that agree with a
+plain minute-by-minute simulation written independently of the vectorised one."""
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -32,6 +34,13 @@ def test_trace_has_the_azure_layout(day):
     assert day.groupby("HashApp")["HashOwner"].nunique().max() == 1
 
 
+def test_preview_shortens_the_hashes(day):
+    shown = traces.preview(day, rows=3, minutes=4)
+    assert shown.shape == (3, 8) and list(shown.columns[4:]) == ["1", "2", "3", "4"]
+    assert shown["HashApp"].str.fullmatch(r"[0-9a-f]{8}…").all()
+    assert day["HashApp"].str.len().eq(64).all()  # the trace itself is untouched
+
+
 def test_trace_is_reproducible_with_a_seed():
     pd.testing.assert_frame_equal(traces.generate(50, seed=3), traces.generate(50, seed=3))
     assert not traces.generate(50, seed=3).equals(traces.generate(50, seed=4))
@@ -42,6 +51,28 @@ def test_a_shorter_day_and_bad_sizes():
     assert short.shape == (20, 64) and traces.minute_columns(short)[-1] == "60"
     with pytest.raises(ValueError):
         traces.generate(0)
+    with pytest.raises(ValueError):
+        traces.generate(10, model=traces.TraceModel(timer_share=1.0))
+
+
+def test_a_day_without_timers_is_the_same_day_with_the_timers_made_ordinary(day):
+    plain = traces.generate(1000, seed=6, model=traces.TraceModel(timer_share=0.0))
+    assert "timer" not in set(plain["Trigger"])
+    # the same draws: every function that was not a timer has the same invocations
+    kept = (day["Trigger"] != "timer").to_numpy()
+    minutes = traces.minute_columns(day)
+    assert (plain.loc[kept, minutes].to_numpy() == day.loc[kept, minutes].to_numpy()).all()
+    assert plain["HashApp"].equals(day["HashApp"])
+    # and the former timers are no longer on a schedule
+    former = plain.loc[~kept, minutes].to_numpy()
+    regular = [len(set(np.diff(np.flatnonzero(row)))) == 1 for row in former if row.sum() > 2]
+    assert not all(regular)
+
+
+def test_the_default_timer_share_is_the_trigger_share():
+    assert traces.TraceModel().timer_share == traces.TRIGGER_SHARES["timer"]
+    more = traces.generate(2000, seed=1, minutes=5, model=traces.TraceModel(timer_share=0.5))
+    assert (more["Trigger"] == "timer").mean() == pytest.approx(0.5, abs=0.05)
 
 
 def test_trace_spans_orders_of_magnitude_and_most_functions_are_rare(day):
@@ -185,8 +216,31 @@ def test_idle_times_beyond_the_range_stay_out_of_the_histogram():
     assert not windows.representative.any()
 
 
+def test_an_application_mostly_idle_beyond_the_range_stays_on_the_fallback():
+    # 6 calls 30 minutes apart (5 idle times in range), then 8 idle times of 300 minutes
+    minutes = [30 * i for i in range(6)] + [150 + 300 * i for i in range(1, 9)]
+    counts = np.zeros((1, max(minutes) + 1), dtype=np.int64)
+    counts[0, minutes] = 1
+    windows = keepalive.hybrid_windows(keepalive.steps_of(counts))
+    gaps = np.diff(minutes)
+    out_of_range = np.cumsum(np.r_[0, gaps[:-1]] > keepalive.HISTOGRAM_MINUTES)
+    seen = np.arange(len(gaps))
+    # representative after the 5 in-range idle times, until more than half are out of range
+    assert windows.representative.tolist() == [
+        n >= 5 and out <= n / 2 for n, out in zip(seen, out_of_range, strict=True)
+    ]
+    assert windows.representative[5] and not windows.representative[-1]
+    assert not windows.tail_representative[0]  # 8 of 13 idle times out of range
+    # without the rule the last histograms would still count as representative
+    ignored = keepalive.hybrid_windows(keepalive.steps_of(counts), max_out_of_range=1.0)
+    assert ignored.representative[5:].all() and ignored.tail_representative[0]
+
+
 def test_compare_on_a_day(day):
     memory = traces.app_memory(day, seed=6)
+    assert keepalive.compare(day, memory, windows=(1,), fallbacks=())["policy"].tolist() == [
+        "fixed 1 min"
+    ]
     table = keepalive.compare(day, memory, windows=(1, 10, 60), fallbacks=(10,))
     assert table["policy"].tolist() == [
         "fixed 1 min",
@@ -197,7 +251,7 @@ def test_compare_on_a_day(day):
     assert (table["invocations"] == table["invocations"].iloc[0]).all()
     fixed = table[table["kind"] == "fixed"]
     assert fixed["cold_starts"].is_monotonic_decreasing
-    assert fixed["idle_gb_minutes"].is_monotonic_increasing
+    assert fixed["idle_gb_hours"].is_monotonic_increasing
     hybrid = table.iloc[-1]
     ten = table.iloc[1]
     # the point of the notebook: fewer cold starts than the same fallback window alone
@@ -214,5 +268,148 @@ def test_simulation_plots_draw(day):
     overview = plots.trace_overview(day)
     assert overview.axes[0].get_title().startswith("1,000 functions")
     table = keepalive.compare(day, windows=(5, 60), fallbacks=(10,))
-    tradeoff = plots.policy_tradeoff(table)
+    tradeoff = plots.policy_tradeoff(table, "one day")
     assert len(tradeoff.axes) == 2 and tradeoff.axes[1].get_yscale() == "log"
+    assert tradeoff.get_suptitle() == "one day"
+    assert tradeoff.axes[0].get_xlabel().startswith("idle memory-time (GB-hours")
+
+
+# --- the fixed windows' curve ----------------------------------------------------------------
+
+
+def policies_table(rows: list[tuple[str, str, int, float, float, int]]) -> pd.DataFrame:
+    columns = ["policy", "kind", "window_minutes", "idle_gb_hours", "app_p75", "cold_starts"]
+    table = pd.DataFrame(rows, columns=columns)
+    return table.rename(columns={"app_p75": "app_cold_start_pct_p75"})
+
+
+def test_versus_fixed_curve_reads_the_curve_as_plotted():
+    table = policies_table(
+        [
+            ("fixed 1 min", "fixed", 1, 10.0, 100.0, 10_000),
+            ("fixed 60 min", "fixed", 60, 1000.0, 40.0, 100),
+            ("below", "hybrid", 10, 100.0, 60.0, 900),
+            ("above", "hybrid", 60, 100.0, 80.0, 1100),
+            ("beyond", "hybrid", 120, 2000.0, 10.0, 10),
+        ]
+    )
+    result = keepalive.versus_fixed_curve(table).set_index("policy")
+    # halfway on a log axis: the straight line's midpoint
+    assert result.loc["below", "fixed_curve_app_cold_start_pct_p75"] == pytest.approx(70.0)
+    assert result.loc["below", "fixed_curve_cold_starts"] == pytest.approx(1000.0)  # log y
+    sides = result[["side_app_cold_start_pct_p75", "side_cold_starts"]]
+    assert sides.loc["below"].tolist() == ["below", "below"]
+    assert sides.loc["above"].tolist() == ["above", "above"]
+    # outside the fixed windows' range there is no curve to be below
+    assert np.isnan(result.loc["beyond", "fixed_curve_cold_starts"])
+    assert sides.loc["beyond"].tolist() == ["outside", "outside"]
+
+
+def test_the_notebooks_days_with_and_without_timers():
+    """What notebook 06 states about its two days, so that a change to the model shows here."""
+    sides = {}
+    for share in (traces.TRIGGER_SHARES["timer"], 0.0):
+        trace = traces.generate(1000, seed=6, model=traces.TraceModel(timer_share=share))
+        table = keepalive.compare(trace, traces.app_memory(trace, seed=6), fallbacks=(10, 60))
+        against = keepalive.versus_fixed_curve(table).set_index("policy")
+        sides[share] = against[["side_app_cold_start_pct_p75", "side_cold_starts"]]
+    assert (sides[0.2] == "below").all().all()
+    assert sides[0.0].loc["hybrid (fallback 10 min)"].tolist() == ["above", "above"]
+    assert sides[0.0].loc["hybrid (fallback 60 min)"].tolist() == ["below", "above"]
+
+
+# --- an independent check: a plain minute-by-minute simulation ---------------------------------
+
+
+def fixed_decision(window: int):
+    """After any history of idle times: loaded from 0 to ``window`` minutes after a call."""
+    return lambda idle_times: (0, window)
+
+
+def hybrid_decision(fallback: int, *, range_minutes: int = 240, min_idle_times: int = 5):
+    """The hybrid policy as its description reads, written without numpy's help."""
+
+    def decide(idle_times: list[int]) -> tuple[int, int]:
+        in_range = sorted(g for g in idle_times if 1 <= g <= range_minutes)
+        n = len(in_range)
+        if n < min_idle_times or len(idle_times) - n > len(idle_times) / 2:
+            return 0, fallback
+        bins = Counter(in_range)
+        counts = [bins[minute] for minute in range(1, range_minutes + 1)]
+        mean = n / range_minutes
+        cv = math.sqrt(sum((c - mean) ** 2 for c in counts) / range_minutes) / mean
+        if cv < 2:
+            return 0, fallback
+        head = in_range[-(-n * 5 // 100) - 1]  # nearest rank: the ceil(n p / 100)-th value
+        tail = in_range[-(-n * 99 // 100) - 1]
+        return math.floor(head * 0.9), math.ceil(tail * 1.1)
+
+    return decide
+
+
+def minute_by_minute(counts: np.ndarray, decide) -> pd.DataFrame:
+    """Walk every minute of every application: is the environment loaded, is a call due?"""
+    rows = []
+    for calls in counts:
+        loaded_from, loaded_until = None, None
+        cold = idle = 0
+        previous, idle_times = None, []
+        for minute, n in enumerate(calls):
+            loaded = loaded_from is not None and loaded_from <= minute <= loaded_until
+            if n == 0:
+                idle += loaded
+                continue
+            cold += not loaded
+            if previous is not None:
+                idle_times.append(minute - previous)
+            previous = minute
+            pre, keep = decide(idle_times)
+            loaded_from, loaded_until = minute + max(pre, 1), minute + keep
+        rows.append((int(calls.sum()), cold, idle))
+    return pd.DataFrame(rows, columns=["invocations", "cold_starts", "idle_minutes"])
+
+
+def random_counts(seed: int, apps: int = 30, minutes: int = 1800) -> np.ndarray:
+    """Applications of very different rates, some of them on a timer, and one whose idle times
+    end up mostly longer than the histogram's range."""
+    rng = np.random.default_rng(seed)
+    rate = rng.choice([0.002, 0.01, 0.05, 0.3], size=(apps, 1))
+    counts = (rng.random((apps, minutes)) < rate) * rng.integers(1, 4, size=(apps, minutes))
+    for app in range(apps // 4):
+        counts[app] = 0
+        counts[app, rng.integers(0, 30) :: rng.choice([7, 30, 61, 300])] = 1
+    counts[apps // 4] = 0
+    counts[apps // 4, [0, 1, 2, 3, 4, 5, *range(246, minutes, 241)]] = 1
+    return counts.astype(np.int64)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_fixed_windows_agree_with_the_minute_by_minute_walk(seed):
+    counts = random_counts(seed)
+    for window in (0, 1, 5, 10, 60):
+        pd.testing.assert_frame_equal(
+            keepalive.fixed(counts, window), minute_by_minute(counts, fixed_decision(window))
+        )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_hybrid_policy_agrees_with_the_minute_by_minute_walk(seed):
+    counts = random_counts(seed)
+    for fallback in (10, 60):
+        pd.testing.assert_frame_equal(
+            keepalive.hybrid(counts, fallback=fallback),
+            minute_by_minute(counts, hybrid_decision(fallback)),
+        )
+
+
+def test_the_notebooks_day_agrees_with_the_minute_by_minute_walk(day):
+    _, counts = traces.per_application(day)
+    quiet = counts.sum(axis=1) < 500  # the walk is slow on the millions; these are most apps
+    sample = counts[quiet][:200]
+    assert len(sample) == 200
+    pd.testing.assert_frame_equal(
+        keepalive.hybrid(sample, fallback=10), minute_by_minute(sample, hybrid_decision(10))
+    )
+    pd.testing.assert_frame_equal(
+        keepalive.fixed(sample, 20), minute_by_minute(sample, fixed_decision(20))
+    )

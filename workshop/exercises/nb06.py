@@ -1,30 +1,37 @@
 """Exercises of notebook 06, cold starts and microVMs: ``from workshop.exercises import nb06``.
 
 - ``q1``: the Billed Duration of a cold start, from a REPORT line (a number).
-- ``q2``: ``cold_starts(minutes, keep_alive) -> int``, the fixed keep-alive policy for one
-  function, run on cases with known answers.
+- ``q2``: ``count_cold_starts(minutes, keep_alive) -> int``, the fixed keep-alive policy for
+  one function, run on cases with known answers.
 - ``q3``: ``force_cold_start(aws_lambda, function_name)``, which makes the next call of
   ``$LATEST`` start cold; the checker proves it on a function of its own.
 - ``q4``: from the learner's own simulation table, the fixed windows whose typical
   application sees fewer cold starts than under the hybrid policy (a set of minutes).
 
 The checker of q3 creates a function of its own (``check-cold-…``) on the learner's backend and
-deletes it, with its log group, afterwards. The learner's functions run in a thread with a time
-limit, so a loop that never ends fails the check instead of hanging the notebook.
+deletes it, with its log group, afterwards. While it runs, a local cloud in this kernel keeps
+idle environments for :data:`HOLD_KEEP_ALIVE_S` (notebook 06 shortens the keep-alive to half a
+second), so that only the learner's change, never a wait, can retire the checker's environment.
+The learner's functions run in a thread with a time limit, so a loop that never ends fails the
+check instead of hanging the notebook.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import itertools
 import json
 import math
 import numbers
 import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pandas as pd
 from botocore.exceptions import ClientError, WaiterError
 
+import workshop
 from workshop import lambdas
 from workshop.exercises.core import CheckedExercise, Incorrect, is_number
 from workshop.exercises.nb01 import run_bounded
@@ -95,22 +102,57 @@ Q2_CASES: list[tuple[list[int], int]] = [
     ([7, 7, 7], 0),  # three invocations in one minute: one environment
     ([], 10),  # never invoked: no cold start
 ]
+Q2_SECONDS = 3.0
+"""How long the learner's function may take for all the cases together."""
 
 
-def _judge_cold_starts(cold_starts: Any) -> str:
-    if not callable(cold_starts):
+def _from_last_cold_start(minutes: list[int], keep_alive: int) -> int:
+    """A likely mistake: the window counted from the last cold start, not the last call."""
+    cold, since = 0, None
+    for minute in minutes:
+        if since is None or minute - since > keep_alive:
+            cold, since = cold + 1, minute
+    return cold
+
+
+def _without_the_first(minutes: list[int], keep_alive: int) -> int:
+    """A likely mistake: the first invocation of the day not counted as cold."""
+    return sum(later - earlier > keep_alive for earlier, later in itertools.pairwise(minutes))
+
+
+def _run_cases(count_cold_starts: Callable[..., Any]) -> Callable[[], list[tuple[str, Any]]]:
+    """All of :data:`Q2_CASES` in one bounded run: ``("value", v)`` per case, up to a first
+    ``("error", exception)``."""
+
+    def run() -> list[tuple[str, Any]]:
+        results: list[tuple[str, Any]] = []
+        for minutes, keep_alive in Q2_CASES:
+            try:
+                results.append(("value", count_cold_starts(list(minutes), keep_alive)))
+            except Exception as error:  # reported with its case below
+                results.append(("error", error))
+                break
+        return results
+
+    return run
+
+
+def _judge_cold_starts(count_cold_starts: Any) -> str:
+    if not callable(count_cold_starts):
         raise Incorrect(
-            "Pass your function itself, without calling it: nb06.q2.check(cold_starts); "
-            f"got {type(cold_starts).__name__}."
+            "Pass your function itself, without calling it: "
+            f"nb06.q2.check(count_cold_starts); got {type(count_cold_starts).__name__}."
         )
-    for minutes, keep_alive in Q2_CASES:
-        expected = reference_cold_starts(minutes, keep_alive)
-        got = run_bounded(cold_starts, (list(minutes), keep_alive), "cold_starts", 3.0)
+    results = run_bounded(_run_cases(count_cold_starts), (), "count_cold_starts", Q2_SECONDS)
+    for (minutes, keep_alive), (kind, got) in zip(Q2_CASES, results, strict=False):
+        case = f"count_cold_starts({minutes}, keep_alive={keep_alive})"
+        if kind == "error":
+            raise Incorrect(f"{case} raised {type(got).__name__}: {got}")
         if isinstance(got, bool) or not isinstance(got, numbers.Integral):
             raise Incorrect(f"Return the number of cold starts as an int; got {got!r}.")
+        expected = reference_cold_starts(minutes, keep_alive)
         if got == expected:
             continue
-        case = f"cold_starts({minutes}, keep_alive={keep_alive})"
         if not minutes:
             raise Incorrect(f"{case} returned {got}: a function never invoked never starts.")
         if minutes == [0, 5]:
@@ -123,7 +165,21 @@ def _judge_cold_starts(cold_starts: Any) -> str:
                 f"{case} returned {got}: several invocations in the same minute are served by "
                 "one environment, so only the first of them can be cold."
             )
-        raise Incorrect(f"{case} returned {got}, which is not right.")
+        if got == _from_last_cold_start(minutes, keep_alive):
+            raise Incorrect(
+                f"{case} returned {got}. The keep-alive window restarts after every "
+                "invocation, warm ones too: measure each idle time from the previous "
+                "invocation, not from the last cold start."
+            )
+        if got == _without_the_first(minutes, keep_alive):
+            raise Incorrect(
+                f"{case} returned {got}. The first invocation of the day is always cold: no "
+                "environment was there before it."
+            )
+        raise Incorrect(
+            f"{case} returned {got}, which is not right. Work through that case by hand: "
+            "which invocations find no environment kept for them?"
+        )
     return (
         f"Right on all {len(Q2_CASES)} cases. `workshop.simulation.keepalive.fixed` does the "
         "same for every application at once, with numpy instead of a loop."
@@ -131,7 +187,7 @@ def _judge_cold_starts(cold_starts: Any) -> str:
 
 
 q2 = CheckedExercise(
-    "cold_starts(minutes, keep_alive)",
+    "count_cold_starts(minutes, keep_alive)",
     _judge_cold_starts,
     hint=(
         "Walk through the minutes, remembering the previous one. The first invocation is cold;"
@@ -140,7 +196,7 @@ q2 = CheckedExercise(
     ),
     solution=(
         "```python\n"
-        "def cold_starts(minutes, keep_alive):\n"
+        "def count_cold_starts(minutes, keep_alive):\n"
         "    cold, previous = 0, None\n"
         "    for minute in minutes:\n"
         "        if previous is None or minute - previous > keep_alive:\n"
@@ -155,6 +211,33 @@ q2 = CheckedExercise(
 # --- q3 ---------------------------------------------------------------------------------------
 
 Q3_SETTINGS = ("Environment", "MemorySize", "Timeout", "Description", "Handler", "Runtime")
+Q3_LOCAL_RETIRING = {"Environment", "MemorySize", "Timeout", "Handler", "Runtime", "CodeSha256"}
+"""The settings whose change makes the local cloud start new environments (the revision in
+``workshop.local.lambda_service.LambdaService._pool``); a Description alone does not."""
+HOLD_KEEP_ALIVE_S = TIME_LIMIT_SECONDS + 60.0
+"""The keep-alive of a local cloud in this kernel while q3's checker runs."""
+
+
+@contextlib.contextmanager
+def _keep_environments_alive(cloud: Any) -> Iterator[None]:
+    """While the checker runs, idle environments of a local cloud in this kernel stay warm.
+
+    The keep-alive is a module attribute that the local cloud's reaper reads on every pass, so
+    raising it here takes effect at once; it is put back afterwards. A local cloud in another
+    process (``workshop serve``) and AWS are not affected: there the check relies on
+    :data:`Q3_LOCAL_RETIRING` and on AWS's long keep-alive.
+    """
+    if cloud.kind != "local":
+        yield
+        return
+    from workshop.local import lambda_service
+
+    saved = lambda_service.KEEP_ALIVE_S
+    lambda_service.KEEP_ALIVE_S = max(saved, HOLD_KEEP_ALIVE_S)
+    try:
+        yield
+    finally:
+        lambda_service.KEEP_ALIVE_S = saved
 
 
 def _call(aws_lambda: Any, name: str) -> tuple[Any, bool]:
@@ -184,7 +267,11 @@ def _judge_force_cold_start(force_cold_start: Any) -> str:
             f"got {type(force_cold_start).__name__}."
         )
     code = lambdas.zip_folder(lambdas.FUNCTIONS_DIR / "counter")
-    with scratch_function("check-cold", code) as (aws_lambda, name):
+    cloud = workshop.current()
+    with (
+        _keep_environments_alive(cloud),
+        scratch_function("check-cold", code) as (aws_lambda, name),
+    ):
         try:
             first, _ = _call(aws_lambda, name)
             warm_environment, cold = _call(aws_lambda, name)
@@ -225,13 +312,24 @@ def _judge_force_cold_start(force_cold_start: Any) -> str:
                 "environment may live for many minutes. Change something Lambda must start a "
                 "new environment for."
             )
+        changed = sorted(key for key in before if before[key] != after[key])
+        if cloud.kind == "local" and not Q3_LOCAL_RETIRING & set(changed):
+            why = (
+                "so the next call found the warm one"
+                if not cold
+                else "so that call was cold only because the environment sat idle longer than "
+                "the shared local cloud's keep-alive, not because of your change"
+            )
+            raise Incorrect(
+                f"You changed {', '.join(changed)}. The local cloud starts no new environment "
+                f"for that setting, {why}. Change a setting that affects how the function runs."
+            )
         if not cold or environment == warm_environment:
             raise Incorrect(
                 "Your function changed something, but the next call of $LATEST was still warm "
                 "(no Init Duration in its REPORT line). Did you change $LATEST itself, and wait "
                 "until the update was done?"
             )
-    changed = sorted(key for key in before if before[key] != after[key])
     return (
         f"You changed {', '.join(changed)}; the next call ran in a new environment and its REPORT "
         "line had an Init Duration."
@@ -291,7 +389,7 @@ def _judge_better_windows(answer: Any, policies: Any = None) -> str:
     if {int(a) for a in answer} == expected:
         if not expected:
             return "No fixed window does better for the typical application in your run."
-        needed = better["idle_gb_minutes"].min() / table.loc[Q4_HYBRID, "idle_gb_minutes"]
+        needed = better["idle_gb_hours"].min() / table.loc[Q4_HYBRID, "idle_gb_hours"]
         return (
             f"Right. But look at the price: the cheapest of them keeps {needed:.1f} times as much "
             "memory idle as the hybrid policy. A window long enough for the rare applications is "

@@ -13,10 +13,13 @@ backend that first call also waits while the replaced environment shuts down, wh
 of a cold start, so the experiments invoke versions. ``benchmarks/lambda_starts.py`` measures
 both.)
 
-The functions here run against either backend. Two things exist only on the local backend,
-where an execution environment is a process of this machine: the resident memory of an
-environment's process (:func:`environments`) and the keep-alive setting
-(:func:`keep_alive_seconds`). On AWS both are Lambda's own business, and these return None.
+The functions here run against either backend. Two things exist only on a local cloud that
+runs in this kernel, where an execution environment is a process the kernel can see: the
+resident memory of an environment's process (:func:`environments`) and the keep-alive setting
+(:func:`keep_alive_seconds`). On AWS both are Lambda's own business; a local cloud shared from
+another process (``workshop serve``, reached through ``WORKSHOP_ENDPOINT``) keeps them in that
+process. There these return None, and :func:`keep_alive_text` and :func:`environments_hidden`
+say which of the two cases it is.
 """
 
 from __future__ import annotations
@@ -62,6 +65,9 @@ COLUMNS = [
 ]
 WAIT_FOR_AWS_S = 600.0
 """How long to wait for AWS to make a SnapStart snapshot or provisioned environments ready."""
+PROGRESS_DELAY_S = 3.0
+"""A progress bar appears only for a wait longer than this (on AWS); a short local run shows
+just the final count, not a bar frozen at 0% in the saved notebook."""
 
 # Published figures, with their sources (shared/aws-facts.md), for the comparison table.
 LAMBDA_PERF = "lambda-perf (github.com/maxday/lambda-perf), 30 days to 2026-08-22"
@@ -285,13 +291,46 @@ def _local_lambda_service(cloud: Backend) -> Any | None:
 
 
 def keep_alive_seconds(cloud: Backend) -> float | None:
-    """How long this kernel's local cloud keeps an idle environment (None where unknown:
-    on AWS it is Lambda's own, unpublished, choice)."""
+    """How long this kernel's local cloud keeps an idle environment. None where the kernel
+    cannot know: on AWS it is Lambda's own, unpublished, choice; a local cloud in another
+    process uses the setting of that process."""
     if _local_lambda_service(cloud) is None:
         return None
     from workshop.local import lambda_service
 
     return lambda_service.KEEP_ALIVE_S
+
+
+def shared_from_elsewhere(cloud: Backend) -> bool:
+    """True for a local cloud that runs in another process (``workshop serve``, reached
+    through ``WORKSHOP_ENDPOINT``): settings made in this kernel do not reach it."""
+    return cloud.kind == "local" and bool(cloud.settings.endpoint)
+
+
+def keep_alive_text(cloud: Backend) -> str:
+    """One line on whose keep-alive applies to ``cloud``, for notebook 06's setup cell."""
+    if shared_from_elsewhere(cloud):
+        return (
+            "keep-alive: that of the shared local cloud in another process (`workshop serve`): "
+            "WORKSHOP_LAMBDA_KEEP_ALIVE in its terminal, 60 s unless changed there. The 0.5 s "
+            "set in this kernel does not apply to it: expect section 2's calls to stay warm."
+        )
+    seconds = keep_alive_seconds(cloud)
+    if seconds is not None:
+        return f"keep-alive: {seconds:g} s (the local cloud of this kernel)"
+    if cloud.kind == "local":
+        return "keep-alive: unknown (a local cloud that this kernel does not run)"
+    return "keep-alive: Lambda's own choice, not published"
+
+
+def environments_hidden(cloud: Backend) -> str:
+    """Why :func:`environments` has nothing to show on ``cloud``."""
+    if cloud.kind == "local":
+        return (
+            "This local cloud runs in another process (`workshop serve`): its environments are "
+            "that process's children, which this kernel does not look into."
+        )
+    return "On AWS an environment is a microVM: no process here to look at."
 
 
 def rss_mb(pid: int) -> float | None:
@@ -344,7 +383,13 @@ def init_by_imports(
     """
     aws_lambda = cloud.client("lambda")
     rows = []
-    with tqdm(total=rounds * len(functions), desc="cold starts", disable=not progress) as bar:
+    with tqdm(
+        total=rounds * len(functions),
+        desc="cold starts",
+        unit="start",
+        delay=PROGRESS_DELAY_S,
+        disable=not progress,
+    ) as bar:
         for round_number in range(1, rounds + 1):
             for label, name in functions.items():
                 version = new_version(aws_lambda, name)
@@ -492,7 +537,9 @@ def start_kinds(
     - ``on demand``: a new version; every call starts an environment with Init.
     - ``provisioned``: a new version with ``calls`` environments of provisioned concurrency,
       initialised before the calls (the configuration is removed afterwards: on AWS it is
-      billed for as long as it exists).
+      billed for as long as it exists). If the backend refuses the setting (on AWS, an account
+      whose concurrency quota leaves no room for it), this kind is skipped and the reason
+      printed.
     - ``SnapStart``: a new version of ``snap_start_name`` (deployed with
       ``SnapStart={"ApplyOn": "PublishedVersions"}``). One call goes first, alone (row
       ``wave`` 0): on the local backend it makes the snapshot, which AWS makes when the
@@ -504,25 +551,35 @@ def start_kinds(
     """
     aws_lambda = cloud.client("lambda")
     frames = []
-    with tqdm(total=3, desc="kinds of start") as bar:
+    with tqdm(total=3, desc="kinds of start", unit="kind", delay=PROGRESS_DELAY_S) as bar:
         version = new_version(aws_lambda, function_name)
         frame = burst(aws_lambda, function_name, calls, qualifier=version, seconds=seconds)
         frames.append(frame.assign(kind="on demand"))
         bar.update()
 
         version = new_version(aws_lambda, function_name)
-        aws_lambda.put_provisioned_concurrency_config(
-            FunctionName=function_name, Qualifier=version, ProvisionedConcurrentExecutions=calls
-        )
         try:
-            wait_until_provisioned(aws_lambda, function_name, version)
-            frame = burst(aws_lambda, function_name, calls, qualifier=version, seconds=seconds)
-            frames.append(frame.assign(kind="provisioned"))
-        finally:
-            with suppress(ClientError):
-                aws_lambda.delete_provisioned_concurrency_config(
-                    FunctionName=function_name, Qualifier=version
-                )
+            aws_lambda.put_provisioned_concurrency_config(
+                FunctionName=function_name,
+                Qualifier=version,
+                ProvisionedConcurrentExecutions=calls,
+            )
+        except ClientError as refused:
+            error = refused.response["Error"]
+            print(
+                f"Provisioned concurrency was refused ({error.get('Code')}: "
+                f"{error.get('Message')}); this run skips it."
+            )
+        else:
+            try:
+                wait_until_provisioned(aws_lambda, function_name, version)
+                frame = burst(aws_lambda, function_name, calls, qualifier=version, seconds=seconds)
+                frames.append(frame.assign(kind="provisioned"))
+            finally:
+                with suppress(ClientError):
+                    aws_lambda.delete_provisioned_concurrency_config(
+                        FunctionName=function_name, Qualifier=version
+                    )
         bar.update()
 
         version = new_version(aws_lambda, snap_start_name)
@@ -574,7 +631,8 @@ def comparison(floors: pd.DataFrame, imports: pd.DataFrame) -> pd.DataFrame:
         ("Start a Python process (python -c pass)", ms(floor.get("python -c pass")), "–", here),
         (
             "Copy a running Python process (os.fork)",
-            ms(floor.get("os.fork() of a bare Python")),
+            f"{ms(floor.get('os.fork() of a bare Python'))} bare; "
+            f"{ms(floor.get('os.fork() after import boto3'))} after import boto3",
             "–",
             here,
         ),

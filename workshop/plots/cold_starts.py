@@ -21,6 +21,9 @@ START_COLOURS = {"warm": WARM, "cold": COLD, "restored": RESTORED}
 AWS = "0.35"  # published figures are drawn in grey, measurements in colour
 
 
+HYBRID_MARKERS = ("*", "D", "P", "X")
+"""Markers of the hybrid policies in :func:`policy_tradeoff`, one per fallback window."""
+
 PLAIN = FuncFormatter(lambda value, _: f"{value:g}")
 """Tick labels as plain numbers (``300``, not ``3 x 10^2``) on logarithmic axes."""
 
@@ -77,15 +80,20 @@ def idle_gaps(calls: pd.DataFrame, keep_alive_s: float | None) -> Figure:
         y="share of calls that were cold",
     )
     dot = {"marker": "o", "linestyle": "", "markersize": 6}
-    ax.legend(
-        handles=[
-            Line2D([], [], color="0.3", marker="s", label="share of calls that were cold"),
-            Line2D([], [], color=COLD, label="one call, cold (at 1)", **dot),
-            Line2D([], [], color=WARM, label="one call, warm (at 0)", **dot),
-        ],
-        loc="upper left",
-        fontsize="small",
-    )
+    handles = [
+        Line2D([], [], color="0.3", marker="s", label="share of calls that were cold"),
+        Line2D([], [], color=COLD, label="one call, cold (at 1)", **dot),
+        Line2D([], [], color=WARM, label="one call, warm (at 0)", **dot),
+    ]
+    if keep_alive_s is not None:
+        handles.append(
+            Patch(
+                color=INIT,
+                alpha=0.1,
+                label="idle longer than the keep-alive:\nretired at the next check, within 1 s",
+            )
+        )
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
     return fig
 
 
@@ -125,7 +133,7 @@ def latency_distributions(calls: pd.DataFrame) -> Figure:
         x="time (ms, log scale)",
         y="share of calls at or below",
     )
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
     return fig
 
 
@@ -158,7 +166,11 @@ def init_by_imports(imports: pd.DataFrame) -> Figure:
     init_ax.legend(
         handles=[
             Patch(color=COLD, label="cold start here (black: median)"),
-            Patch(color=AWS, alpha=0.25, label="AWS median, published"),
+            Patch(
+                color=AWS,
+                alpha=0.25,
+                label="AWS, published: hello's median Init\n(85 ms), + 270 to 310 ms for boto3",
+            ),
         ],
         loc="lower right",
         fontsize="small",
@@ -202,7 +214,7 @@ def bursts(calls: pd.DataFrame) -> Figure:
         if init:
             timeline.barh(y, init, left=start, color=INIT, hatch="///", edgecolor="white")
         timeline.barh(y, end - start - init, left=start + init, color=colour)
-    timeline.set_xlim(0, (largest["ended_s"].max() - t0) * 1.45)
+    timeline.set_xlim(0, (largest["ended_s"].max() - t0) * 1.05)
     timeline.set_yticks(range(len(order)), [f"env {i + 1}" for i in range(len(order))])
     timeline.invert_yaxis()
     label(
@@ -211,13 +223,14 @@ def bursts(calls: pd.DataFrame) -> Figure:
         x="time since the first call (s)",
         y="execution environment",
     )
-    timeline.legend(
+    fig.legend(
         handles=[
             Patch(facecolor=INIT, hatch="///", edgecolor="white", label="Init"),
             Patch(color=COLD, label="cold call, after Init"),
             Patch(color=WARM, label="warm call"),
         ],
-        loc="lower right",
+        loc="outside lower left",
+        ncols=3,
         fontsize="small",
     )
 
@@ -245,7 +258,8 @@ def start_kinds(calls: pd.DataFrame) -> Figure:
     kind of version. Right: the Init or Restore Duration each REPORT line gave.
 
     ``calls`` is :func:`workshop.experiments.cold_starts.start_kinds`' table; the SnapStart
-    call that made the snapshot (wave 0) is drawn hollow.
+    version's first call, made alone (wave 0), is drawn hollow: locally it makes the snapshot,
+    which AWS makes when the version is published.
     """
     fig, (wait, report) = figure(1, 2, width=11.0, height=3.4, sharey=True)
     kinds = list(dict.fromkeys(calls["kind"]))
@@ -275,7 +289,7 @@ def start_kinds(calls: pd.DataFrame) -> Figure:
     label(
         report,
         title="Init or Restore Duration (REPORT)",
-        x="duration (ms); hollow: the call that made the snapshot",
+        x="duration (ms); hollow: the first call, alone",
         y="",
     )
     return fig
@@ -331,50 +345,46 @@ def trace_overview(trace: pd.DataFrame, *, sample: int = 40, seed: int = 0) -> F
     )
     raster.legend(
         handles=[Patch(color=PALETTE[1], label="timer"), Patch(color=PALETTE[0], label="other")],
-        loc="upper right",
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
         fontsize="small",
-        framealpha=0.8,
-        frameon=True,
     )
     return fig
 
 
-def policy_tradeoff(policies: pd.DataFrame) -> Figure:
+def policy_tradeoff(policies: pd.DataFrame, title: str | None = None) -> Figure:
     """Cold starts against the idle memory-time paid for them, per keep-alive policy.
 
     ``policies`` is :func:`workshop.simulation.keepalive.compare`' table. Left: the 75th
     percentile of the applications' cold-start percentages (a typical badly served
     application); right: all cold starts of the day. Fixed windows form a curve, labelled with
-    their minutes; a policy below and left of that curve does better than any fixed window.
+    their minutes; a policy below that curve has fewer cold starts than the fixed windows at
+    the same idle memory-time (:func:`workshop.simulation.keepalive.versus_fixed_curve` reads
+    the curve the same way). ``title`` names the day above both panels.
     """
-    fig, (typical, total) = figure(1, 2, width=11.0, height=3.8)
+    fig, (typical, total) = figure(1, 2, width=11.0, height=4.0)
+    if title:
+        fig.suptitle(title, fontweight="bold")
     fixed = policies[policies["kind"] == "fixed"].sort_values("window_minutes")
     hybrid = policies[policies["kind"] == "hybrid"]
     for ax, column in ((typical, "app_cold_start_pct_p75"), (total, "cold_starts")):
-        x = fixed["idle_gb_minutes"] / 60
+        x = fixed["idle_gb_hours"]
         ax.plot(x, fixed[column], color=WARM, marker="o", label="fixed keep-alive")
         for xi, yi, window in zip(x, fixed[column], fixed["window_minutes"], strict=True):
             ax.annotate(
                 f"{window} min", (xi, yi), xytext=(4, 4), textcoords="offset points", fontsize=8
             )
-        ax.scatter(
-            hybrid["idle_gb_minutes"] / 60,
-            hybrid[column],
-            color=COLD,
-            marker="*",
-            s=160,
-            zorder=4,
-            label="hybrid histogram",
-        )
-        for i, (_, row) in enumerate(hybrid.iterrows()):
-            ax.annotate(
-                f"fallback {row['window_minutes']} min",
-                (row["idle_gb_minutes"] / 60, row[column]),
-                xytext=(-8, 6) if i % 2 == 0 else (8, -12),
-                ha="right" if i % 2 == 0 else "left",
-                textcoords="offset points",
-                fontsize=8,
+        for (_, row), marker in zip(hybrid.iterrows(), HYBRID_MARKERS, strict=False):
+            ax.scatter(
+                row["idle_gb_hours"],
+                row[column],
                 color=COLD,
+                marker=marker,
+                s=170 if marker == "*" else 70,
+                edgecolor="black",
+                linewidth=0.5,
+                zorder=4,
+                label=f"hybrid histogram, fallback {row['window_minutes']} min",
             )
         ax.set_xscale("log")
         _plain_log(ax.xaxis)

@@ -10,7 +10,7 @@ What is simulated, per application (the unit a platform keeps warm):
   otherwise; the first invocation of the day is cold.
 - Minutes in which the environment is loaded but nothing runs are **idle memory-time**: the
   memory the platform spends to avoid cold starts. We count them in minutes and, weighted by
-  the application's memory, in GB-minutes.
+  the application's memory, in GB-hours.
 - Several invocations in one minute are served by the same environment; only the first can be
   cold (a minute-level trace cannot say more). The cold-start percentage is cold starts over
   invocations.
@@ -30,7 +30,12 @@ Two policies:
   are ours, not the paper's: we also call a histogram unrepresentative while it holds fewer
   than ``min_idle_times`` idle times (with one idle time the coefficient of variation is
   already large), and we leave out the paper's time-series forecast for applications whose
-  idle times mostly exceed the range: they stay on the fallback.
+  idle times mostly exceed the range. In its place, an application more than
+  ``max_out_of_range`` (half) of whose idle times so far were longer than the range stays on
+  the fallback.
+
+:func:`versus_fixed_curve` says on which side of the curve drawn by the fixed windows a hybrid
+result lies, at the same idle memory-time: what notebook 06's plot shows and its text states.
 
 Everything is vectorised with numpy over all invocations of all applications, except the
 hybrid policy's histograms, which are built with one array operation per application.
@@ -57,7 +62,10 @@ HEAD_PERCENTILE = 5.0
 TAIL_PERCENTILE = 99.0
 MARGIN = 0.10
 CV_THRESHOLD = 2.0
-DEFAULT_WINDOWS = (1, 5, 10, 20, 60)
+MAX_OUT_OF_RANGE = 0.5
+"""Our stand-in for the paper's forecast: an application more than half of whose idle times so
+far were longer than the histogram's range stays on the fallback."""
+DEFAULT_WINDOWS = (1, 5, 10, 20, 60, 120)
 """Fixed keep-alive windows notebook 06 compares, in minutes."""
 
 
@@ -167,6 +175,7 @@ def hybrid_windows(
     margin: float = MARGIN,
     cv_threshold: float = CV_THRESHOLD,
     min_idle_times: int = 5,
+    max_out_of_range: float = MAX_OUT_OF_RANGE,
 ) -> HybridWindows:
     """What the hybrid policy decides after each invocation, from the idle times before it.
 
@@ -195,11 +204,16 @@ def hybrid_windows(
         in_range = (gaps[:, None] == bins[None, :]).astype(np.int32)
         histograms = np.vstack([np.zeros((1, range_minutes), np.int32), np.cumsum(in_range, 0)])
         n = histograms.sum(axis=1)
+        seen = np.arange(len(histograms))  # idle times seen before each step, in range or not
         mean = n / range_minutes
         with np.errstate(invalid="ignore", divide="ignore"):
             std = np.sqrt((histograms.astype(np.float64) ** 2).mean(axis=1) - mean**2)
             cv = np.where(n > 0, std / mean, 0.0)
-        ok = (n >= max(min_idle_times, 1)) & (cv >= cv_threshold)
+        ok = (
+            (n >= max(min_idle_times, 1))
+            & (cv >= cv_threshold)
+            & (seen - n <= max_out_of_range * seen)
+        )
         cumulative = np.cumsum(histograms, axis=1)
         head_value = (cumulative >= np.ceil(n * head / 100)[:, None]).argmax(axis=1) + 1
         tail_value = (cumulative >= np.ceil(n * tail / 100)[:, None]).argmax(axis=1) + 1
@@ -242,7 +256,7 @@ def summarise(per_app: pd.DataFrame, memory_mb: np.ndarray, policy: str) -> dict
         "cold_start_pct": 100 * per_app["cold_starts"].sum() / max(per_app["invocations"].sum(), 1),
         "app_cold_start_pct_p75": float(np.percentile(app_pct, 75)) if len(app_pct) else math.nan,
         "idle_minutes": int(per_app["idle_minutes"].sum()),
-        "idle_gb_minutes": float((per_app["idle_minutes"] * memory_mb / 1024).sum()),
+        "idle_gb_hours": float((per_app["idle_minutes"] * memory_mb / 1024).sum() / 60),
     }
 
 
@@ -257,9 +271,10 @@ def compare(
     """Every fixed window and the hybrid policy (once per fallback window) on one trace.
 
     One row per policy: ``policy, kind, window_minutes, invocations, cold_starts,
-    cold_start_pct`` (of all invocations), ``app_cold_start_pct_p75`` (the 75th percentile of
-    the applications' own cold-start percentages), ``idle_minutes`` and ``idle_gb_minutes``
-    (idle memory-time, weighted by each application's memory from ``memory``, or from
+    cold_start_pct`` (cold starts as a percentage of all invocations: 0.2 means 0.2 %, two in
+    a thousand), ``app_cold_start_pct_p75`` (the 75th percentile of the applications' own
+    cold-start percentages), ``idle_minutes`` and ``idle_gb_hours`` (idle memory-time, each
+    idle minute weighted by its application's memory from ``memory``, or from
     :func:`~workshop.simulation.traces.app_memory` if not given).
     """
     apps, counts = per_application(trace)
@@ -288,10 +303,43 @@ def compare(
     return table[columns + [c for c in table.columns if c not in columns]]
 
 
+CURVE_MEASURES = {"app_cold_start_pct_p75": "linear", "cold_starts": "log"}
+"""The measures :func:`versus_fixed_curve` compares, and the scale of their axis in the plot."""
+
+
+def versus_fixed_curve(policies: pd.DataFrame) -> pd.DataFrame:
+    """Each hybrid row of :func:`compare`'s table against the fixed windows' curve.
+
+    The fixed windows, in order of idle memory-time, draw a curve of a measure against
+    ``idle_gb_hours``. This reads that curve at each hybrid row's idle memory-time, joining
+    the fixed points by straight lines as the plot draws them (the idle axis is logarithmic;
+    ``cold_starts`` is too). One row per hybrid policy: ``policy, idle_gb_hours``, and for
+    each measure its value, ``fixed_curve_<measure>`` (NaN where the hybrid idle memory lies
+    outside the fixed windows' range) and ``side_<measure>``: ``below`` (fewer cold starts than
+    the fixed windows at the same idle memory-time), ``above``, ``on`` or ``outside``.
+    """
+    fixed = policies[policies["kind"] == "fixed"].sort_values("idle_gb_hours")
+    hybrid = policies[policies["kind"] == "hybrid"]
+    x = np.log(fixed["idle_gb_hours"].to_numpy(dtype=float))
+    at = np.log(hybrid["idle_gb_hours"].to_numpy(dtype=float))
+    table = hybrid[["policy", "idle_gb_hours"]].reset_index(drop=True)
+    for measure, scale in CURVE_MEASURES.items():
+        y = fixed[measure].to_numpy(dtype=float)
+        y = np.log(y) if scale == "log" else y
+        curve = np.interp(at, x, y, left=np.nan, right=np.nan)
+        curve = np.exp(curve) if scale == "log" else curve
+        value = hybrid[measure].to_numpy(dtype=float)
+        table[measure] = hybrid[measure].to_numpy()
+        table[f"fixed_curve_{measure}"] = curve
+        side = np.where(value < curve, "below", np.where(value > curve, "above", "on"))
+        table[f"side_{measure}"] = np.where(np.isnan(curve), "outside", side)
+    return table
+
+
 def cold_starts(minutes: Sequence[int], keep_alive: int) -> int:
     """Cold starts of one function invoked in ``minutes`` (sorted, one entry per invocation)
     under a fixed keep-alive of ``keep_alive`` minutes: the plain loop that :func:`fixed`
-    vectorises, and the reference answer of notebook 06's exercise."""
+    vectorises, and the reference answer of notebook 06's exercise 2."""
     cold, last = 0, None
     for minute in minutes:
         if last is None or minute - last > keep_alive:

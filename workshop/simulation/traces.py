@@ -12,9 +12,11 @@ most functions are invoked rarely, and it invents the rest.
 The model, per function (every choice below is ours, not the paper's):
 
 - **Trigger**: one of the trace's trigger classes, drawn with the shares in
-  :data:`TRIGGER_SHARES`.
+  :data:`TRIGGER_SHARES`; :attr:`TraceModel.timer_share` changes the timers' share (0: a day
+  without timers) and scales the other classes to fill the rest.
 - **Timer functions** run on a schedule: one invocation every ``period`` minutes (a period
-  from :data:`TIMER_PERIODS`), from a random first minute. Their idle times are all equal.
+  from :data:`TIMER_PERIODS`), from a random first minute. Their idle times are all equal,
+  the easiest case there is for a policy that learns idle times.
 - **Every other function** has a mean daily rate ``R`` with ``log10 R = low + (high - low) * B``
   and ``B ~ Beta(a, b)``: from 0.1 to 10 million invocations a day (eight decades), skewed so
   that most functions sit near the bottom. Its rate in minute ``t`` is ``R / 1440`` times
@@ -72,6 +74,11 @@ MEMORY_P90_MB = 400.0
 class TraceModel:
     """The knobs of the synthetic model; the defaults are what notebook 06 uses."""
 
+    timer_share: float = TRIGGER_SHARES["timer"]
+    """Share of timer functions. With 0, the same seed gives the same day except that every
+    function that would have been a timer is an ordinary (Poisson) function instead: the
+    random draws are the same, only the timers' schedules are not applied."""
+
     log10_rate_low: float = -1.0
     """Slowest mean rate: 10**-1 = 0.1 invocations a day."""
     log10_rate_high: float = 7.0
@@ -128,8 +135,13 @@ def generate(
     apps = _hashes(rng, n_apps)
     functions = _hashes(rng, n_functions)
 
+    if not 0 <= model.timer_share < 1:
+        raise ValueError("timer_share must be at least 0 and below 1.")
     names = list(TRIGGER_SHARES)
-    shares = np.array(list(TRIGGER_SHARES.values()))
+    scale = (1 - model.timer_share) / (1 - TRIGGER_SHARES["timer"])  # 1.0 by default
+    shares = np.array(
+        [model.timer_share if n == "timer" else s * scale for n, s in TRIGGER_SHARES.items()]
+    )
     trigger = rng.choice(len(names), size=n_functions, p=shares / shares.sum())
     timer = trigger == names.index("timer")
 
@@ -220,3 +232,12 @@ def app_memory(trace: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
 def daily_invocations(trace: pd.DataFrame) -> pd.Series:
     """Invocations of each function over the trace, indexed by ``HashFunction``."""
     return trace[minute_columns(trace)].sum(axis=1).set_axis(trace["HashFunction"])
+
+
+def preview(trace: pd.DataFrame, rows: int = 5, minutes: int = 6) -> pd.DataFrame:
+    """The first ``rows`` functions and ``minutes`` minutes of a trace, for display: the
+    64-digit hashes cut to their first 8 digits, which are enough to tell rows apart."""
+    shown = trace[ID_COLUMNS + minute_columns(trace)[:minutes]].head(rows).copy()
+    for column in ("HashOwner", "HashApp", "HashFunction"):
+        shown[column] = shown[column].str[:8] + "…"
+    return shown
