@@ -24,10 +24,7 @@ say which of the two cases it is.
 
 from __future__ import annotations
 
-import base64
-import json
 import random
-import re
 import secrets
 import statistics
 import subprocess
@@ -43,12 +40,12 @@ from botocore.exceptions import ClientError
 from tqdm.auto import tqdm
 
 from workshop import lambdas
+from workshop.experiments import invocations
 from workshop.experiments.threads import Workers, print_final_state
 
 if TYPE_CHECKING:
     from workshop.backends import Backend
 
-RESTORE = re.compile(r"Restore Duration: (?P<restore_ms>[\d.]+) ms")
 COLUMNS = [
     "started_s",
     "ended_s",
@@ -86,56 +83,26 @@ def call(
     qualifier: str | None = None,
     t0: float | None = None,
 ) -> dict[str, Any]:
-    """Invoke once, synchronously; one row of what the caller saw and what REPORT says.
+    """Invoke once (:func:`workshop.experiments.invocations.call`) and say how the call started.
 
-    ``started_s`` and ``ended_s`` count from ``t0`` (a :func:`time.perf_counter` value, the
-    call's own start if None). ``start`` is ``cold`` (REPORT has Init Duration), ``restored``
-    (Restore Duration) or ``warm`` (neither: a warm environment, or one initialised ahead of
-    traffic by provisioned concurrency). An API error (a throttle, say) does not raise: it is
-    recorded in ``status`` and ``error``.
+    ``start`` is ``cold`` (REPORT has Init Duration), ``restored`` (Restore Duration) or
+    ``warm`` (neither: a warm environment, or one initialised ahead of traffic by provisioned
+    concurrency); None for a call that never ran (a throttle, say).
     """
-    params: dict[str, Any] = {
-        "FunctionName": function_name,
-        "Payload": json.dumps(event if event is not None else {}).encode(),
-        "LogType": "Tail",
-    }
-    if qualifier is not None:
-        params["Qualifier"] = qualifier
-    row: dict[str, Any] = dict.fromkeys(COLUMNS)
-    started = time.perf_counter()
-    t0 = started if t0 is None else t0
-    log, payload = "", None
-    try:
-        response = aws_lambda.invoke(**params)
-        payload = json.loads(response["Payload"].read() or b"null")
-    except ClientError as failure:
-        row.update(
-            status=failure.response["ResponseMetadata"]["HTTPStatusCode"],
-            error=failure.response["Error"]["Code"],
+    measured = invocations.call(aws_lambda, function_name, event, qualifier=qualifier, t0=t0)
+    row: dict[str, Any] = {key: measured.get(key) for key in COLUMNS}
+    row["payload"] = measured["payload"]
+    for key in ("init_ms", "restore_ms"):
+        value = measured.get(key)
+        row[key] = None if value is None or pd.isna(value) else float(value)
+    if measured.get("cold_start") is not None:
+        row["start"] = (
+            "cold"
+            if row["init_ms"] is not None
+            else "restored"
+            if row["restore_ms"] is not None
+            else "warm"
         )
-    else:
-        row["status"] = response["StatusCode"]
-        if response.get("FunctionError"):
-            row["error"] = (payload or {}).get("errorType", response["FunctionError"])
-        log = base64.b64decode(response.get("LogResult") or b"").decode(errors="replace")
-    ended = time.perf_counter()
-    row.update(started_s=started - t0, ended_s=ended - t0, latency_ms=(ended - started) * 1000)
-    row["payload"] = payload
-    if isinstance(payload, dict):
-        row["environment"] = payload.get("environment")
-    lines = log.splitlines()
-    report = lambdas.parse_reports(lines)
-    if len(report):
-        last = report.iloc[-1]
-        for key in ("duration_ms", "billed_ms", "max_memory_mb"):
-            row[key] = last[key]
-        row["init_ms"] = float(last["init_ms"]) if pd.notna(last["init_ms"]) else None
-        restored = [match for match in map(RESTORE.search, lines) if match]
-        row["restore_ms"] = float(restored[-1]["restore_ms"]) if restored else None
-        if row["init_ms"] is not None:
-            row["start"] = "cold"
-        else:
-            row["start"] = "restored" if restored else "warm"
     return row
 
 
