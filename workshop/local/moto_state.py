@@ -262,9 +262,6 @@ class MotoLambda:
         configuration["ReservedConcurrentExecutions"] = fn.reserved_concurrency
         return configuration, fn.code_bytes
 
-    def function_exists(self, name: str) -> bool:
-        return self.function(name, None) is not None
-
     def put_logs(self, group: str, stream: str, events: list[dict]) -> None:
         """Append events (``{"timestamp": ms, "message": str}``), creating group and stream the
         way Lambda does: untagged, on first use."""
