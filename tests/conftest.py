@@ -72,13 +72,20 @@ def sqs(cloud: LocalBackend):
 @pytest.fixture
 def current(cloud: LocalBackend, monkeypatch) -> Iterator[LocalBackend]:
     """Point ``workshop.current()`` (which exercise checkers use) at the test's backend, and
-    check afterwards that the checker removed the scratch queues it made."""
+    check afterwards that the checker removed the scratch queues and functions it made."""
     import workshop
 
     monkeypatch.setattr(workshop, "_current", cloud)
     yield cloud
     left = cloud.client("sqs").list_queues(QueueNamePrefix=cloud.prefix).get("QueueUrls", [])
     assert left == [], f"a checker left its scratch queues behind: {left}"
+    functions = cloud.client("lambda").list_functions()["Functions"]
+    left = [f["FunctionName"] for f in functions if f["FunctionName"].startswith(cloud.prefix)]
+    assert left == [], f"a checker left its function behind: {left}"
+    groups = cloud.client("logs").describe_log_groups(
+        logGroupNamePrefix=f"/aws/lambda/{cloud.prefix}"
+    )["logGroups"]
+    assert groups == [], f"a checker left a log group behind: {groups}"
 
 
 def no_check_threads_left(seconds: float = 5.0) -> bool:

@@ -7,23 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-import workshop
 from workshop.exercises import nb05
-
-
-@pytest.fixture
-def current(cloud, monkeypatch):
-    """Point workshop.current() (which the checkers use) at the test's local backend."""
-    monkeypatch.setattr(workshop, "_current", cloud)
-    yield cloud
-    functions = cloud.client("lambda").list_functions()["Functions"]
-    left = [f["FunctionName"] for f in functions if f["FunctionName"].startswith(cloud.prefix)]
-    assert left == [], f"a checker left its function behind: {left}"
-    groups = cloud.client("logs").describe_log_groups(
-        logGroupNamePrefix=f"/aws/lambda/{cloud.prefix}"
-    )["logGroups"]
-    assert groups == [], f"a checker left a log group behind: {groups}"
-
 
 # --- q1 ---------------------------------------------------------------------------------------
 
