@@ -208,3 +208,23 @@ print(sqs.list_message_move_tasks(SourceArn=arn)["Results"][0]["Status"])
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() in {"RUNNING", "COMPLETED"}
+
+
+def test_serve_runs_lambda_functions_for_any_sdk(serve):
+    _, first = serve
+    script = """
+import workshop
+from workshop import lambdas
+cloud = workshop.connect(participant="served-fn", quiet=True)
+name = lambdas.deploy(cloud, "hello")
+print(lambdas.invoke(cloud, name, {"name": "cli"})["message"])
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "WORKSHOP_ENDPOINT": first.removeprefix("endpoint: ")},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "hello, cli"

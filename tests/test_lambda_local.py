@@ -350,3 +350,24 @@ def test_an_idle_environment_retires_after_the_keep_alive(cloud, deploy, monkeyp
     assert later["pid"] != first["pid"] and later["invocations"] == 1
     assert "Init Duration" in base64.b64decode(response["LogResult"]).decode()
     assert not Path(f"/proc/{first['pid']}").exists()
+
+
+def test_new_code_retires_the_old_environments(cloud, deploy):
+    import io
+    import zipfile
+
+    name = deploy()
+    _, before = invoke(cloud, name)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:  # same handler name, new code
+        archive.writestr("probe.py", "def handler(event, context):\n    return {'code': 2}\n")
+    cloud.client("lambda").update_function_code(FunctionName=name, ZipFile=buffer.getvalue())
+    _, after = invoke(cloud, name)
+    assert after == {"code": 2}
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{before['pid']}").exists() and time.monotonic() < deadline:
+        if "Z" in Path(f"/proc/{before['pid']}/stat").read_text().split()[2]:
+            break
+        time.sleep(0.05)
+    else:
+        assert not Path(f"/proc/{before['pid']}").exists()
