@@ -88,6 +88,17 @@ def current(cloud: LocalBackend, monkeypatch) -> Iterator[LocalBackend]:
     assert groups == [], f"a checker left a log group behind: {groups}"
 
 
+def no_workers_left() -> bool:
+    """True if no experiment thread of the workshop is still running (the server's excepted)."""
+    import threading
+
+    return not [
+        t
+        for t in threading.enumerate()
+        if t.name.startswith("workshop-") and t.name != "workshop-local-cloud"
+    ]
+
+
 def no_check_threads_left(seconds: float = 5.0) -> bool:
     """True once no exercise checker's worker thread is running any more."""
     import threading

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time
 from collections import Counter
 
@@ -13,19 +12,12 @@ import matplotlib
 import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
+from conftest import no_workers_left
 
 from workshop.experiments import dead_letters
 from workshop.plots import dead_letters as plots
 
 matplotlib.use("Agg")
-
-
-def no_workers_left() -> bool:
-    return not [
-        t
-        for t in threading.enumerate()
-        if t.name.startswith("workshop-") and t.name != "workshop-local-cloud"
-    ]
 
 
 # --- the worker and its bug -----------------------------------------------------------------

@@ -10,7 +10,7 @@ import time
 
 import matplotlib
 import pytest
-from conftest import make_local
+from conftest import make_local, no_workers_left
 
 from workshop.experiments import backlog, polling, threads
 from workshop.experiments.polling import Strategy
@@ -20,14 +20,6 @@ matplotlib.use("Agg")
 
 TIGHT = Strategy("tight", wait_seconds=0)
 LONG = Strategy("long", wait_seconds=1)
-
-
-def no_workers_left() -> bool:
-    return not [
-        t
-        for t in threading.enumerate()
-        if t.name.startswith("workshop-") and t.name != "workshop-local-cloud"
-    ]
 
 
 @pytest.fixture(scope="module")

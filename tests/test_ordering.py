@@ -5,24 +5,15 @@ by a message in flight, and deduplication. Small, fast runs against the local cl
 from __future__ import annotations
 
 import json
-import threading
 
 import matplotlib
 import pytest
-from conftest import make_local
+from conftest import make_local, no_workers_left
 
 from workshop.experiments import ordering
 from workshop.plots import ordering as plots
 
 matplotlib.use("Agg")
-
-
-def no_workers_left() -> bool:
-    return not [
-        t
-        for t in threading.enumerate()
-        if t.name.startswith("workshop-") and t.name != "workshop-local-cloud"
-    ]
 
 
 def message(message_id: str, user: str, size_kb: int = 100) -> dict:

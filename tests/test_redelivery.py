@@ -6,14 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from types import SimpleNamespace
 
 import matplotlib
 import pandas as pd
 import pytest
-from conftest import live_children, make_local
+from conftest import live_children, make_local, no_workers_left
 
 from workshop.experiments import redelivery
 from workshop.plots import redelivery as plots
@@ -21,14 +20,6 @@ from workshop.plots import redelivery as plots
 matplotlib.use("Agg")
 
 TOLERANCE = 0.05  # s: clock reads on either side of an HTTP round trip
-
-
-def no_workers_left() -> bool:
-    return not [
-        t
-        for t in threading.enumerate()
-        if t.name.startswith("workshop-") and t.name != "workshop-local-cloud"
-    ]
 
 
 @pytest.fixture(scope="module")
