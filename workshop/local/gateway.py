@@ -2,8 +2,9 @@
 
 SQS requests (JSON protocol, ``X-Amz-Target: AmazonSQS.<Action>``) go to the workshop's SQS
 front end, which enforces AWS's limits and adds what moto lacks; the workshop's own control
-calls live under ``/_workshop/``; everything else goes straight to moto. Later parts of the
-data plane (Lambda, API Gateway) hook in here.
+calls live under ``/_workshop/``; Lambda Invoke runs code (:mod:`lambda_service`); HTTP APIs
+are served under ``/_aws/execute-api/`` (:mod:`http_apis`); event source mappings are polled
+(:mod:`event_sources`); everything else goes straight to moto.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from urllib.parse import unquote
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from workshop.local.event_sources import EventSourceMappings
+from workshop.local.http_apis import EXECUTE_API_PREFIX, HttpApis
 from workshop.local.lambda_service import LambdaService
-from workshop.local.moto_state import MotoLambda
 from workshop.local.sqs_service import SqsFrontEnd
 from workshop.local.wsgi import Answer, StartResponse, WsgiApp, call, json_answer, read_body
 from workshop.local.wsgi import respond as _respond
@@ -38,6 +40,8 @@ class Gateway:
         self.default_region = default_region
         self.sqs = SqsFrontEnd(moto_app)
         self.lambdas = LambdaService()
+        self.http_apis = HttpApis(self)
+        self.mappings = EventSourceMappings(self)
 
     def serving_at(self, endpoint_url: str) -> None:
         """Where clients reach this cloud: functions get it as their AWS_ENDPOINT_URL."""
@@ -56,6 +60,13 @@ class Gateway:
                 )
                 return _respond(start_response, answer)
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
+        if path.startswith(EXECUTE_API_PREFIX):
+            return _respond(start_response, self.http_apis.serve(environ))
+        if path.startswith("/v2/"):
+            answer = self.http_apis.control(method, path, environ, self._region(environ))
+            if answer is not None:
+                return _respond(start_response, answer)
+            return self.moto_app(environ, start_response)
         invoke = _INVOKE.match(path)
         if invoke and method == "POST":
             answer = self.lambdas.invoke(
@@ -81,16 +92,17 @@ class Gateway:
             if answer[0].startswith("2"):  # its environments go with it, as on AWS
                 self.lambdas.retire_function(unquote(function["name"]))
             return _respond(start_response, answer)
-        if _MAPPINGS.match(path) and method in ("POST", "PUT"):
+        if _MAPPINGS.match(path):
             # moto would run the function inside SendMessage; the workshop polls instead.
-            answer = call(self.moto_app, environ)
-            MotoLambda.silence_sqs_triggers()
+            answer = self.mappings.control(method, path, environ, self._region(environ))
             return _respond(start_response, answer)
         return self.moto_app(environ, start_response)
 
     def close(self) -> None:
         """Stop background work (message move tasks, Lambda environments) before the server
         goes away."""
+        self.mappings.close()
+        self.http_apis.close()
         self.sqs.move_tasks.stop_all()
         self.lambdas.close()
 

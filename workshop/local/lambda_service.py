@@ -60,6 +60,30 @@ class Throttled(Exception):
     """No environment may start: the reserved concurrency or the local ceiling is reached."""
 
 
+class LambdaError(Exception):
+    """An error Invoke answers with a status code, in AWS's shape."""
+
+    def __init__(self, status: int, code: str, message: str, extra: dict | None = None):
+        super().__init__(message)
+        self.status, self.code, self.extra = status, code, extra
+
+    def answer(self) -> Answer:
+        return _error(self.status, self.code, str(self), self.extra)
+
+
+@dataclass
+class Invocation:
+    """A finished synchronous invocation."""
+
+    request_id: str
+    payload: bytes
+    error: str | None
+    """``"Unhandled"`` when the function failed (Invoke's ``X-Amz-Function-Error``), else None."""
+    version: str
+    log_text: str
+    outcome: Outcome
+
+
 @dataclass
 class Pool:
     """The environments of one function version with one code and configuration."""
@@ -98,39 +122,62 @@ class LambdaService:
     def invoke(self, path_name: str, environ: dict[str, Any], region: str, account: str) -> Answer:
         query = parse_qs(environ.get("QUERY_STRING", ""))
         qualifier = query.get("Qualifier", [None])[0]
-        name = unquote(path_name)
+        payload = read_body(environ)
+        kind = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
+        try:
+            if kind == "DryRun":
+                self.function(unquote(path_name), qualifier, region, account)
+                return "204 No Content", [("x-amzn-RequestId", str(uuid.uuid4()))], b""
+            if kind == "Event":
+                request_id = self.call_async(
+                    unquote(path_name), payload, region, account, qualifier
+                )
+                return "202 Accepted", [("x-amzn-RequestId", request_id)], b""
+            result = self.call(unquote(path_name), payload, region, account, qualifier)
+        except LambdaError as error:
+            return error.answer()
+        headers = [
+            ("Content-Type", "application/json"),
+            ("x-amzn-RequestId", result.request_id),
+            ("X-Amz-Executed-Version", result.version),
+        ]
+        if result.error:
+            headers.append(("X-Amz-Function-Error", result.error))
+        if environ.get("HTTP_X_AMZ_LOG_TYPE") == "Tail":
+            tail = result.log_text.encode()[-TAIL_BYTES:]
+            headers.append(("X-Amz-Log-Result", base64.b64encode(tail).decode()))
+        return "200 OK", headers, result.payload
+
+    def function(
+        self, name: str, qualifier: str | None, region: str, account: str
+    ) -> tuple[MotoLambda, dict, bytes]:
+        """The function's configuration and code; raise AWS's 404 if there is none."""
         moto = MotoLambda(account, region)
         found = moto.function(name, qualifier)
         if found is None:
             arn = (
                 name
                 if name.startswith("arn:")
-                else (f"arn:aws:lambda:{region}:{account}:function:{name}")
+                else f"arn:aws:lambda:{region}:{account}:function:{name}"
             )
-            return _error(404, "ResourceNotFoundException", f"Function not found: {arn}")
-        configuration, code = found
-        payload = read_body(environ)
-        kind = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
-        if kind == "DryRun":
-            return "204 No Content", [("x-amzn-RequestId", str(uuid.uuid4()))], b""
-        try:
-            json.loads(payload or b"{}")
-        except ValueError:
-            return _error(
-                400,
-                "InvalidRequestContentException",
-                "Could not parse request body into json: Unrecognized token",
-            )
+            raise LambdaError(404, "ResourceNotFoundException", f"Function not found: {arn}")
+        return moto, *found
+
+    def call(
+        self,
+        name: str,
+        payload: bytes,
+        region: str,
+        account: str,
+        qualifier: str | None = None,
+    ) -> Invocation:
+        """Run one synchronous invocation (the data plane's own entry point: Invoke, HTTP APIs
+        and event source mappings all come through here). Raise :class:`LambdaError` for what
+        Invoke answers with an error status (not found, bad payload, throttled)."""
+        moto, configuration, code = self.function(name, qualifier, region, account)
+        _check_payload(payload)
         pool = self._pool(moto, configuration, code, region)
         request_id = str(uuid.uuid4())
-        if kind == "Event":
-            threading.Thread(
-                target=self._run_async,
-                args=(moto, pool, request_id, payload),
-                name="lambda-event",
-                daemon=True,
-            ).start()
-            return "202 Accepted", [("x-amzn-RequestId", request_id)], b""
         try:
             outcome, log_text = self._run(moto, pool, request_id, payload)
         except Throttled as throttled:
@@ -140,18 +187,28 @@ class LambdaService:
                 if by_reserved
                 else "ConcurrentInvocationLimitExceeded"  # the local ceiling, as an account's
             )
-            return _error(429, "TooManyRequestsException", "Rate Exceeded.", {"Reason": reason})
-        headers = [
-            ("Content-Type", "application/json"),
-            ("x-amzn-RequestId", request_id),
-            ("X-Amz-Executed-Version", pool.spec.version),
-        ]
-        if outcome.error:
-            headers.append(("X-Amz-Function-Error", outcome.error))
-        if environ.get("HTTP_X_AMZ_LOG_TYPE") == "Tail":
-            tail = log_text.encode()[-TAIL_BYTES:]
-            headers.append(("X-Amz-Log-Result", base64.b64encode(tail).decode()))
-        return "200 OK", headers, outcome.payload
+            raise LambdaError(
+                429, "TooManyRequestsException", "Rate Exceeded.", {"Reason": reason}
+            ) from None
+        return Invocation(
+            request_id, outcome.payload, outcome.error, pool.spec.version, log_text, outcome
+        )
+
+    def call_async(
+        self, name: str, payload: bytes, region: str, account: str, qualifier: str | None = None
+    ) -> str:
+        """Queue an Event invocation; return its request id."""
+        moto, configuration, code = self.function(name, qualifier, region, account)
+        _check_payload(payload)
+        pool = self._pool(moto, configuration, code, region)
+        request_id = str(uuid.uuid4())
+        threading.Thread(
+            target=self._run_async,
+            args=(moto, pool, request_id, payload),
+            name="lambda-event",
+            daemon=True,
+        ).start()
+        return request_id
 
     # --- environments ------------------------------------------------------------------------
 
@@ -639,6 +696,17 @@ def _init_failure(environment: Environment) -> Outcome:
         environment.max_memory_mb(),
         environment.take_lines(),
     )
+
+
+def _check_payload(payload: bytes) -> None:
+    try:
+        json.loads(payload or b"{}")
+    except ValueError:
+        raise LambdaError(
+            400,
+            "InvalidRequestContentException",
+            "Could not parse request body into json: Unrecognized token",
+        ) from None
 
 
 def _error(status: int, code: str, message: str, extra: dict | None = None) -> Answer:
