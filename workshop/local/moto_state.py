@@ -72,15 +72,17 @@ class MotoQueues:
     def _view(self, queue) -> QueueView | None:
         if queue is None:
             return None
+        # Read the attributes one by one: moto's ``queue.attributes`` counts every message in
+        # the queue, which made each send slower as a queue filled up.
+        fifo = bool(queue.fifo_queue)
+        content_based = getattr(queue, "content_based_deduplication", False) if fifo else False
+        scope = getattr(queue, "deduplication_scope", None) if fifo else None
         return QueueView(
-            fifo=bool(queue.fifo_queue),
-            content_based_deduplication=str(
-                queue.attributes.get("ContentBasedDeduplication", "false")
-            ).lower()
-            == "true",
+            fifo=fifo,
+            content_based_deduplication=str(content_based).lower() == "true",
             max_message_size=int(queue.maximum_message_size),
             receive_wait_seconds=int(queue.receive_message_wait_time_seconds or 0),
-            deduplication_per_group=queue.attributes.get("DeduplicationScope") == "messageGroup",
+            deduplication_per_group=scope == "messageGroup",
         )
 
     # --- visibility -----------------------------------------------------------------------
@@ -279,3 +281,87 @@ class MotoLambda:
             for backend in list(region_backends.values()):
                 for queue in list(backend.queues.values()):
                     queue.lambda_event_source_mappings.clear()
+
+    def policy_statements(self, name_or_arn: str, qualifier: str | None) -> list[dict] | None:
+        """The statements of the function's resource-based policy (AddPermission), or None if
+        there is no such function."""
+        from moto.awslambda.exceptions import UnknownFunctionException
+
+        try:
+            fn = self._lambda.get_function(name_or_arn, qualifier)
+        except UnknownFunctionException:
+            return None
+        if fn is None:
+            return None
+        return list(fn.policy.statements)
+
+
+# --- API Gateway v2 and IAM ----------------------------------------------------------------
+
+
+class MotoApis:
+    """HTTP APIs as moto stores them, each part in the shape the API Gateway v2 API returns it
+    (``routeKey``, ``integrationUri``, ``stageName``...)."""
+
+    @staticmethod
+    def find(api_id: str) -> tuple[str, str] | None:
+        """The account and region that hold an API id, or None."""
+        from moto.apigatewayv2.models import apigatewayv2_backends
+
+        for account, regions in list(apigatewayv2_backends.items()):
+            for region, backend in list(regions.items()):
+                if api_id in backend.apis:
+                    return account, region
+        return None
+
+    @staticmethod
+    def exists(account: str, region: str, api_id: str) -> bool:
+        from moto.apigatewayv2.models import apigatewayv2_backends
+
+        return api_id in apigatewayv2_backends[account][region].apis
+
+    @staticmethod
+    def describe(account: str, region: str, api_id: str) -> dict[str, Any] | None:
+        """``{"api", "routes", "integrations", "stages"}`` of one API (lists of dicts), or None
+        if it is gone."""
+        from moto.apigatewayv2.models import apigatewayv2_backends
+
+        api = apigatewayv2_backends[account][region].apis.get(api_id)
+        if api is None:
+            return None
+        return {
+            "api": api.to_json(),
+            "routes": [route.to_json() for route in list(api.routes.values())],
+            "integrations": [i.to_json() for i in list(api.integrations.values())],
+            "stages": [stage.to_json() for stage in list(api.stages.values())],
+        }
+
+
+class MotoIam:
+    """Roles and their policies, for the checks AWS makes when a service assumes a role."""
+
+    def __init__(self, account: str):
+        from moto.iam.models import iam_backends
+
+        self._iam = iam_backends[account]["aws"]
+
+    def role_policies(self, role_arn: str) -> list[dict[str, Any]] | None:
+        """The identity policy documents of a role (inline and attached), or None if there is
+        no such role."""
+        role = next((r for r in list(self._iam.get_roles()) if r.arn == role_arn), None)
+        if role is None:
+            return None
+        documents = list(role.policies.values())
+        for managed in list(role.managed_policies.values()):
+            version = next(
+                (v for v in managed.versions if v.version_id == managed.default_version_id), None
+            )
+            if version is not None:
+                documents.append(version.document)
+        found = []
+        for document in documents:
+            try:
+                found.append(document if isinstance(document, dict) else json.loads(document))
+            except ValueError:
+                continue
+        return found

@@ -1,0 +1,81 @@
+"""Plots of notebook 07 (API Gateway to Lambda): end-to-end latency of HTTP requests, cold and
+warm, and where each request's time goes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+from workshop.plots import PALETTE, figure, label
+from workshop.plots.invocations import COLD, INIT_HATCH, WARM
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FUNCTION, REST = PALETTE[2], "0.75"
+
+
+def latency(requests: pd.DataFrame) -> Figure:
+    """Left: every request's end-to-end latency, in the order sent, cold starts marked (log
+    scale). Right: where the time goes, as medians of cold and of warm requests: Init
+    Duration and Duration from the REPORT lines (the function), and the rest (API Gateway,
+    Lambda's service, the network and the client).
+
+    ``requests`` is :func:`workshop.experiments.api_gateway.latency`'s table.
+    """
+    fig, (order, parts) = figure(1, 2, width=10.5, height=3.6)
+    measured = requests.dropna(subset=["latency_ms"]).reset_index(drop=True)
+    for kind, colour in (("warm", WARM), ("cold", COLD)):
+        chosen = measured[measured["start"] == kind]
+        order.scatter(
+            chosen.index + 1,
+            chosen["latency_ms"],
+            s=18 if kind == "warm" else 40,
+            color=colour,
+            label=f"{kind} ({len(chosen)})",
+            zorder=3,
+        )
+    order.set_yscale("log")
+    _plain_log_y(order, measured["latency_ms"])
+    label(order, title="HTTP request to the function and back", x="request number", y="ms")
+    order.legend(loc="center right")
+
+    kinds = [kind for kind in ("cold", "warm") if (requests["start"] == kind).any()]
+    medians = requests.assign(init_ms=requests["init_ms"].fillna(0.0)).groupby("start")[
+        ["init_ms", "duration_ms", "rest_ms"]
+    ]
+    table = medians.median().reindex(kinds).clip(lower=0)
+    positions = list(range(len(kinds)))[::-1]
+    init, duration, rest = table["init_ms"], table["duration_ms"], table["rest_ms"]
+    parts.barh(
+        positions,
+        init,
+        color=COLD,
+        edgecolor="black",
+        hatch=INIT_HATCH,
+        linewidth=0,
+        label="Init Duration (REPORT)",
+    )
+    parts.barh(positions, duration, left=init, color=FUNCTION, label="Duration (REPORT)")
+    parts.barh(
+        positions, rest, left=init + duration, color=REST, label="the rest: gateway, network"
+    )
+    parts.set_yticks(positions, [f"{kind} (median)" for kind in kinds])
+    label(parts, title="Where a request's time goes", x="time (ms)", y="")
+    parts.legend(loc="lower right", fontsize="small")
+    return fig
+
+
+def _plain_log_y(ax, values: pd.Series) -> None:
+    """Ticks at 1, 2, 3, 5, 10, 20 ... on a log y axis, written as plain numbers."""
+    if not len(values):
+        return
+    low, high = float(values.min()) / 1.3, float(values.max()) * 1.3
+    ax.set_ylim(low, high)
+    ticks = [m * 10**e for e in range(-1, 6) for m in (1, 2, 3, 5) if low <= m * 10**e <= high]
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_major_formatter(lambda value, _: f"{value:g}")
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_minor_formatter(NullFormatter())
