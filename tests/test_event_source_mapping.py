@@ -385,7 +385,7 @@ def test_crashed_environment_fails_the_batch_and_it_comes_back(esm, server):
     for r in records(esm.out):
         counts[r["messageId"]].append(r["attributes"]["ApproximateReceiveCount"])
     assert list(counts.values()) == [["1", "2"], ["1", "2"]]
-    assert server._gateway.mappings.stats(mapping["UUID"]).function_errors == 1
+    assert server.gateway.mappings.stats(mapping["UUID"]).function_errors == 1
 
 
 def test_function_timeout_counts_as_an_error(esm):
@@ -524,12 +524,6 @@ def test_fifo_failure_holds_the_group_until_redelivery(esm):
     assert seen[:4] == [(0, "1"), (0, "2"), (1, "1"), (2, "1")], seen
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="moto 5.2 FIFO receive after a visibility timeout returns a group's last message "
-    "first (plain SQS: receive a, b, c; let them time out; the next receive gives only c); "
-    "the fix belongs to the SQS front end (moto_state.py/sqs_service.py)",
-)
 def test_fifo_partial_failure_stopping_at_the_first_failure_keeps_order(esm):
     url, arn = esm.queue(fifo=True, visibility=2, dlq_after=3)
     # Lambda deletes what the function does not report; a FIFO consumer must therefore report
@@ -558,7 +552,7 @@ def test_throttled_batches_are_retried_not_lost(esm, server):
     mapping = esm.mapping(arn, function, BatchSize=1)
     wait_until(lambda: len(records(esm.out)) == 8, 15)
     assert all(r["attributes"]["ApproximateReceiveCount"] == "1" for r in records(esm.out))
-    stats = server._gateway.mappings.stats(mapping["UUID"])
+    stats = server.gateway.mappings.stats(mapping["UUID"])
     assert stats.throttles > 0  # five pollers against a reserved concurrency of one
     wait_until(lambda: esm.depth(url) == 0, 5)
 
@@ -570,7 +564,7 @@ def test_maximum_concurrency_caps_the_pollers(esm, server):
     mapping = esm.mapping(arn, function, BatchSize=2, ScalingConfig={"MaximumConcurrency": 3})
     # distinct messages: a standard queue may deliver one twice
     wait_until(lambda: len({r["messageId"] for r in records(esm.out)}) == 100, 20)
-    assert server._gateway.mappings.stats(mapping["UUID"]).pollers_peak == 3
+    assert server.gateway.mappings.stats(mapping["UUID"]).pollers_peak == 3
 
 
 def test_pollers_scale_up_while_batches_come_full_and_down_when_idle(esm, server):
@@ -579,7 +573,7 @@ def test_pollers_scale_up_while_batches_come_full_and_down_when_idle(esm, server
     esm.send(url, [{"n": n, "sleep": 0.02} for n in range(300)])
     mapping = esm.mapping(arn, function, BatchSize=2)
     wait_until(lambda: len({r["messageId"] for r in records(esm.out)}) == 300, 30)
-    stats = server._gateway.mappings.stats(mapping["UUID"])
+    stats = server.gateway.mappings.stats(mapping["UUID"])
     assert stats.pollers_peak > 5
     wait_until(lambda: len(esm_threads(mapping["UUID"])) == 5, 5)  # idle: back to five
 

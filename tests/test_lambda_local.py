@@ -189,7 +189,7 @@ def test_event_invocations_run_in_the_background(cloud, deploy):
 def test_logs_reach_cloudwatch(cloud, deploy, server):
     name = deploy()
     _, body = invoke(cloud, name)
-    server._gateway.lambdas.flush_logs()
+    server.gateway.lambdas.flush_logs()
     logs = cloud.client("logs")
     events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
     messages = [e["message"] for e in events]
@@ -371,3 +371,19 @@ def test_new_code_retires_the_old_environments(cloud, deploy):
         time.sleep(0.05)
     else:
         assert not Path(f"/proc/{before['pid']}").exists()
+
+
+def test_a_repeated_statement_id_is_refused_as_on_aws(cloud, deploy):
+    name = deploy()
+    aws_lambda = cloud.client("lambda")
+    permission = {
+        "FunctionName": name,
+        "StatementId": "api",
+        "Action": "lambda:InvokeFunction",
+        "Principal": "apigateway.amazonaws.com",
+    }
+    aws_lambda.add_permission(**permission)
+    with pytest.raises(aws_lambda.exceptions.ResourceConflictException, match=r"\(api\)"):
+        aws_lambda.add_permission(**permission)
+    statements = json.loads(aws_lambda.get_policy(FunctionName=name)["Policy"])["Statement"]
+    assert [s["Sid"] for s in statements] == ["api"]

@@ -56,7 +56,7 @@ cloud = workshop.connect(quiet=True)
 name = lambdas.deploy(cloud, "counter")
 def report():
     time.sleep(1.0)
-    pids = [e["pid"] for e in server._shared._gateway.lambdas.environments()]
+    pids = [e["pid"] for e in server._shared.gateway.lambdas.environments()]
     print("PIDS", *pids, flush=True)
 threading.Thread(target=report, daemon=True).start()
 lambdas.invoke(cloud, name, {"sleep": 30})

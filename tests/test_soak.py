@@ -144,7 +144,7 @@ def test_soak_http_api_sqs_lambda_with_failures_and_crashes(cloud, server, tmp_p
         FunctionResponseTypes=["ReportBatchItemFailures"],
     )
 
-    gateway = server._gateway
+    gateway = server.gateway
     stop, kills = threading.Event(), []
     killer = threading.Thread(
         target=kill_environments, args=(gateway, function, stop, kills), name="soak-killer"

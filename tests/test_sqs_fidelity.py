@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -108,6 +109,41 @@ def test_fifo_explicit_deduplication_id_wins_and_batches_deduplicate_too(cloud, 
 
 
 # --- message move tasks --------------------------------------------------------------------
+
+
+def test_a_fifo_group_comes_back_in_order_after_its_visibility_timeout(cloud, sqs):
+    url = cloud.create_queue("fifo-order", fifo=True)
+    for n in range(3):
+        sqs.send_message(
+            QueueUrl=url, MessageBody=str(n), MessageGroupId="g", MessageDeduplicationId=str(n)
+        )
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=1)
+    assert [m["Body"] for m in first["Messages"]] == ["0", "1", "2"]
+    time.sleep(1.2)
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2)
+    assert [m["Body"] for m in again["Messages"]] == ["0", "1", "2"]
+
+
+def test_concurrent_receives_never_share_a_message(cloud, sqs):
+    url = cloud.create_queue("no-share")
+    for start in range(0, 200, 10):
+        entries = [{"Id": str(n), "MessageBody": str(n)} for n in range(start, start + 10)]
+        sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    got: list[str] = []
+
+    def consume():
+        while True:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages")
+            if not messages:
+                return
+            got.extend(m["Body"] for m in messages)
+
+    threads = [threading.Thread(target=consume) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(got, key=int) == [str(n) for n in range(200)]
 
 
 @pytest.fixture

@@ -112,7 +112,8 @@ def allow_queue_polling(cloud: Backend, queue_arn: str) -> None:
 
     An event source mapping polls with the function's execution role, and AWS refuses to
     create the mapping unless that role may receive from the queue. One inline policy per
-    queue; calling again replaces it with the same document.
+    queue; calling again replaces it with the same document. On AWS the new policy is given
+    :data:`IAM_PROPAGATION_S` seconds to reach Lambda.
     """
     from workshop.lambdas import execution_role
 
@@ -127,6 +128,8 @@ def allow_queue_polling(cloud: Backend, queue_arn: str) -> None:
         PolicyName=f"poll-{queue_name}"[:128],
         PolicyDocument=json.dumps(policy),
     )
+    if cloud.kind == "aws":  # IAM is eventually consistent; Lambda checks the role at once
+        time.sleep(IAM_PROPAGATION_S)
 
 
 # --- calling an API ---------------------------------------------------------------------------

@@ -123,8 +123,9 @@ class Environment:
         # Each environment has a /tmp of its own, as on AWS; code finds it through TMPDIR
         # (tempfile.gettempdir()), since a process here cannot be given its own /tmp.
         self.tmp = Path(tempfile.mkdtemp(prefix=f"env-{self.id}-"))
+        # Set before the runtime starts: a fast one may ask for its first event at once.
+        self._started = time.perf_counter()
         self._api = RuntimeApiServer(self)
-        started = time.perf_counter()
         if snapshot is not None:
             output = self.tmp / ".output"
             os.mkfifo(output)
@@ -141,7 +142,6 @@ class Environment:
                 start_new_session=True,  # a Ctrl-C in the notebook is not the function's
             )
             reader = self._read_output
-        self._started = started
         threading.Thread(target=reader, name="lambda-env-output", daemon=True).start()
 
     # --- Init ------------------------------------------------------------------------------

@@ -13,13 +13,14 @@ import json
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from workshop.local.event_sources import EventSourceMappings
 from workshop.local.http_apis import EXECUTE_API_PREFIX, HttpApis
 from workshop.local.lambda_service import LambdaService
+from workshop.local.moto_state import MotoLambda
 from workshop.local.sqs_service import SqsFrontEnd
 from workshop.local.wsgi import Answer, StartResponse, WsgiApp, call, json_answer, read_body
 from workshop.local.wsgi import respond as _respond
@@ -28,6 +29,7 @@ _REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 _PROVISIONED = re.compile(r"^/2019-09-30/functions/(?P<name>[^/]+)/provisioned-concurrency/?$")
 _FUNCTION = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/?$")
+_POLICY = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/policy/?$")
 _MAPPINGS = re.compile(r"^/2015-03-31/event-source-mappings")
 CONTROL_PREFIX = "/_workshop/"
 
@@ -86,6 +88,11 @@ class Gateway:
         )
         if configured is not None:
             return _respond(start_response, configured)
+        policy = _POLICY.match(path)
+        if policy and method == "POST":
+            conflict = self._repeated_statement(policy["name"], environ)
+            if conflict is not None:
+                return _respond(start_response, conflict)
         function = _FUNCTION.match(path)
         if function and method == "DELETE":
             answer = call(self.moto_app, environ)
@@ -105,6 +112,26 @@ class Gateway:
         self.http_apis.close()
         self.sqs.move_tasks.stop_all()
         self.lambdas.close()
+
+    def _repeated_statement(self, name: str, environ: dict[str, Any]) -> Answer | None:
+        """AddPermission with a StatementId the policy already has: AWS refuses it (moto would
+        add a second statement)."""
+        request = _json_body(environ)
+        sid = request.get("StatementId") if isinstance(request, dict) else None
+        qualifier = parse_qs(environ.get("QUERY_STRING", "")).get("Qualifier", [None])[0]
+        moto = MotoLambda(DEFAULT_ACCOUNT_ID, self._region(environ))
+        statements = moto.policy_statements(unquote(name), qualifier) or []
+        if sid is None or not any(s.get("Sid") == sid for s in statements):
+            return None
+        return json_answer(
+            409,
+            {
+                "Type": "User",
+                "message": f"The statement id ({sid}) provided already exists. Please provide a "
+                "new statement id, or remove the existing statement.",
+            },
+            [("x-amzn-ErrorType", "ResourceConflictException")],
+        )
 
     def _region(self, environ: dict[str, Any]) -> str:
         match = _REGION_IN_AUTH.search(environ.get("HTTP_AUTHORIZATION", ""))

@@ -87,6 +87,17 @@ class MotoQueues:
 
     # --- visibility -----------------------------------------------------------------------
 
+    def release_timed_out(self, queue_url: str) -> None:
+        """Forget FIFO messages whose visibility timeout ended: moto keeps them "pending" and
+        frees them one at a time during a receive, so after a timeout it would hand out a
+        group's last message first."""
+        queue = self._find(queue_url)
+        if queue is None:
+            return
+        for message in list(queue.pending_messages):
+            if message.visible:
+                queue.pending_messages.discard(message)
+
     def first_receive(self, queue_url: str, receipt_handle: str) -> float | None:
         queue = self._find(queue_url)
         if queue is None:

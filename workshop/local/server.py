@@ -57,6 +57,13 @@ class LocalServer:
         return self._server is not None
 
     @property
+    def gateway(self) -> Gateway:
+        """The running cloud's front door (its Lambda, HTTP API and mapping services)."""
+        if self._server is None:
+            raise RuntimeError("The local cloud is not running; call start() first.")
+        return self._gateway
+
+    @property
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError("The local cloud is not running; call start() first.")

@@ -77,11 +77,14 @@ class SqsFrontEnd:
         wait = params.get("WaitTimeSeconds")
         wait = int(wait) if wait is not None else (view.receive_wait_seconds if view else 0)
         deadline = time.monotonic() + wait
-        # moto picks a FIFO queue's free groups without a lock: two receives at the same moment
-        # could both take a message of one group. One receive at a time per FIFO queue.
-        lock = self._receive_lock(queues.key(url)) if view and view.fifo else nullcontext()
+        # moto's receive is not thread-safe: two at the same moment could both take one message
+        # (or, on a FIFO queue, messages of one group). One receive at a time per queue; the
+        # lock is held only for moto's answer, never during the wait.
+        lock = self._receive_lock(queues.key(url)) if view else nullcontext()
         while True:
             with lock:
+                if view and view.fifo:
+                    queues.release_timed_out(url)
                 answer = _forward(self.moto_app, environ, {**params, "WaitTimeSeconds": 0})
             status, _, raw = answer
             if not status.startswith("200"):

@@ -16,6 +16,7 @@ REASONS = {
     202: "Accepted",
     400: "Bad Request",
     404: "Not Found",
+    409: "Conflict",
     429: "Too Many Requests",
 }
 
