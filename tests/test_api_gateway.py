@@ -3,6 +3,8 @@ answers a function's shapes get, and the latency of requests split by their REPO
 
 from __future__ import annotations
 
+import time
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -98,16 +100,21 @@ def test_answers_tabulates_what_each_shape_got(cloud):
     )
     assert table["status"].to_dict() == {"created": 201, "bare": 200, "plain": 200}
     assert table.loc["bare", "content-type"] == "application/json"
+    assert table.loc["created", "location"] == "/orders/o-1"
+    assert table.loc["bare", "location"] == ""
     assert table.loc["plain", "body"] == "ok"
     assert (table["latency_ms"] > 0).all()
 
 
 def test_latency_splits_each_request_by_its_report_line(cloud):
     name, endpoint = _api(cloud, "api_hello", {"GET /hello/{name}": "2.0"})
+    earlier = apis.request(f"{endpoint}/hello/zoe")  # a REPORT line that is not of this run
+    assert earlier.status == 200, earlier
     requests = api_gateway.latency(
         cloud, f"{endpoint}/hello/ana", name, cold_starts=2, warm_calls=3
     )
     assert len(requests) == 8 and (requests["status"] == 200).all()
+    assert earlier.json()["request_id"] not in set(requests["request_id"])
     assert requests["start"].tolist() == (["cold"] + ["warm"] * 3) * 2
     assert requests["request_id"].nunique() == 8
     cold = requests[requests["start"] == "cold"]
@@ -127,6 +134,17 @@ def test_latency_splits_each_request_by_its_report_line(cloud):
         "Where a request's time goes",
     ]
     plt.close(figure)
+
+
+def test_reports_of_waits_for_every_id_and_returns_only_those(cloud):
+    name, endpoint = _api(cloud, "api_hello", {"GET /hello/{name}": "2.0"})
+    ids = {apis.request(f"{endpoint}/hello/{who}").json()["request_id"] for who in ("ana", "ben")}
+    found = api_gateway.reports_of(cloud, name, ids)
+    assert set(found["request_id"]) == ids and len(found) == 2
+    started = time.monotonic()
+    partial = api_gateway.reports_of(cloud, name, ids | {"no-such-request"}, timeout=1.0)
+    assert time.monotonic() - started >= 1.0  # it waited for the missing one, then gave up
+    assert set(partial["request_id"]) == ids
 
 
 def test_latency_keeps_failed_requests_without_a_report(cloud):

@@ -4,6 +4,8 @@ deletes it, and its function, afterwards."""
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -163,7 +165,32 @@ def test_q3_needs_the_table_and_an_answer():
 # --- q4 ---------------------------------------------------------------------------------------
 
 
-def test_q4():
-    assert nb07.q4.evaluate(500).status == "correct"
-    assert nb07.q4.evaluate(200).status == "incorrect"
+def test_q4_right_answer():
+    outcome = nb07.q4.evaluate((500, 200))
+    assert outcome.status == "correct", outcome.message
+    assert nb07.q4.evaluate([500.0, 200]).status == "correct"
+
+
+@pytest.mark.parametrize(
+    ("wrong", "says"),
+    [
+        ((502, 200), "REST API"),
+        ((500, 502), "REST API"),
+        ((200, 500), "neither"),
+        ((200, 200), "right for 2.0"),
+        ((500, 500), "right for 1.0"),
+        ((404, 400), "(404, 400) is not it"),
+        (500, "pair"),
+        (("500", "200"), "numbers"),
+    ],
+)
+def test_q4_wrong_answers(wrong, says):
+    outcome = nb07.q4.evaluate(wrong)
+    assert outcome.status == "incorrect"
+    assert says in outcome.message
+    assert not re.search(r"\d{3}\.0", outcome.message)  # statuses print as integers
+    assert "(500, 200)" not in outcome.message
+
+
+def test_q4_not_attempted():
     assert nb07.q4.evaluate(...).status == "not attempted"

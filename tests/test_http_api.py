@@ -17,6 +17,8 @@ from aws_lambda_powertools.utilities.parser.models import (
 )
 from conftest import zipped
 
+from workshop import apis as workshop_apis
+
 ACCOUNT = "123456789012"
 
 
@@ -428,21 +430,7 @@ def test_body_over_10_mb_is_refused(cloud, quick_api):
 
 
 def sqs_api(cloud, role: str, parameters: dict[str, str], route: str = "POST /orders/{id}"):
-    apis = cloud.client("apigatewayv2")
-    api = apis.create_api(Name=cloud.name("to-sqs"), ProtocolType="HTTP", Tags=cloud.tags)
-    integration = apis.create_integration(
-        ApiId=api["ApiId"],
-        IntegrationType="AWS_PROXY",
-        IntegrationSubtype="SQS-SendMessage",
-        PayloadFormatVersion="1.0",
-        CredentialsArn=role,
-        RequestParameters=parameters,
-    )
-    apis.create_route(
-        ApiId=api["ApiId"], RouteKey=route, Target=f"integrations/{integration['IntegrationId']}"
-    )
-    apis.create_stage(ApiId=api["ApiId"], StageName="$default", AutoDeploy=True)
-    return api
+    return workshop_apis.queue_api(cloud, parameters.get("QueueUrl", ""), role, route, parameters)
 
 
 def allow_send(cloud, role: str, resource: str) -> None:

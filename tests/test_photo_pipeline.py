@@ -149,6 +149,9 @@ def test_plots_return_figures():
     calls = pp.invocations(run.records)
     assert isinstance(plots.latencies(run.requests, pp.end_to_end(run)), Figure)
     assert isinstance(plots.burst(run, calls, pp.concurrency(calls)), Figure)
+    warm = plots.burst(run, calls, pp.concurrency(calls), warm={"e1"})
+    hatched = [bar.get_hatch() for bar in warm.axes[1].patches]
+    assert hatched == [None, "///", None]  # e2's first invocation came after a cold start
     runs = {"without": run, "with": run}
     assert isinstance(
         plots.failures(runs, {n: pp.redeliveries(r) for n, r in runs.items()}), Figure
@@ -165,8 +168,12 @@ def test_the_pipeline_loses_nothing_with_and_without_partial_responses(cloud, ap
             cloud, "t-part", visibility_s=4, report_failures=True, environment=failing
         ),
     }
-    runs = pp.run_side_by_side(cloud, pipelines, lambda name: pp.upload_bodies(30, name))
+    for pipeline in pipelines.values():  # a stray upload (a warm-up's, say) is not counted
+        assert pp.post_upload(pipeline.url, {"key": "stray", "size_kb": 0})["status"] == 200
+    # the same uploads to both, as in the notebook: their queues are separate
+    runs = pp.run_side_by_side(cloud, pipelines, lambda name: pp.upload_bodies(30, "t"))
     for name, run in runs.items():
+        assert "stray" not in set(run.records["key"]) | set(run.dlq["key"]), name
         sent = set(run.sent["key"])
         poison = {k for k in sent if app._fails(k, 0.2, "poison")}
         processed = set(run.records.loc[run.records["outcome"] == "processed", "key"])

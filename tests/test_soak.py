@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 
 from conftest import zipped
 
+from workshop import apis as workshop_apis
+
 MESSAGES = 5_000
 MAX_RECEIVES = 3  # then the DLQ: at 10% failures about 0.1% of messages get there
 BUDGET_S = 45  # to drain the queue after the last send
@@ -77,7 +79,7 @@ def kill_environments(gateway, function: str, stop: threading.Event, kills: list
 
 
 def test_soak_http_api_sqs_lambda_with_failures_and_crashes(cloud, server, tmp_path):
-    sqs, aws_lambda, apis = (cloud.client(s) for s in ("sqs", "lambda", "apigatewayv2"))
+    sqs, aws_lambda = cloud.client("sqs"), cloud.client("lambda")
     iam = cloud.client("iam")
     out = tmp_path / "processed.tsv"
 
@@ -109,21 +111,7 @@ def test_soak_http_api_sqs_lambda_with_failures_and_crashes(cloud, server, tmp_p
             }
         ),
     )
-    api = apis.create_api(Name=cloud.name("soak"), ProtocolType="HTTP", Tags=cloud.tags)
-    integration = apis.create_integration(
-        ApiId=api["ApiId"],
-        IntegrationType="AWS_PROXY",
-        IntegrationSubtype="SQS-SendMessage",
-        PayloadFormatVersion="1.0",
-        CredentialsArn=role,
-        RequestParameters={"QueueUrl": queue, "MessageBody": "$request.body"},
-    )
-    apis.create_route(
-        ApiId=api["ApiId"],
-        RouteKey="POST /jobs",
-        Target=f"integrations/{integration['IntegrationId']}",
-    )
-    apis.create_stage(ApiId=api["ApiId"], StageName="$default", AutoDeploy=True)
+    api = workshop_apis.queue_api(cloud, queue, role, "POST /jobs", name="soak")
 
     function = cloud.name("soak")
     aws_lambda.create_function(

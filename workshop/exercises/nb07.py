@@ -5,8 +5,8 @@
   400 without a name; the checker puts it behind a real HTTP API and sends it requests.
 - ``q3``: from the learner's own latency table, the share of a warm request's time that the
   function's Duration took.
-- ``q4``: the status a client gets when a function behind payload format 1.0 returns JSON
-  without ``statusCode``.
+- ``q4``: the statuses a client gets when a function returns JSON without ``statusCode``,
+  behind payload format 1.0 and behind 2.0, as a pair.
 
 The checker of q2 creates a function and an HTTP API of its own (``check-api-…``) on the
 learner's backend and deletes both, with the function's log group, afterwards.
@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 
 import workshop
 from workshop import apis
-from workshop.exercises.core import CheckedExercise, Incorrect, ValueExercise, is_number
+from workshop.exercises.core import CheckedExercise, Incorrect, is_number
 from workshop.exercises.nb05 import (
     _function_error_feedback,
     _handler_source,
@@ -255,16 +255,58 @@ q3 = CheckedExercise(
 
 # --- q4 ---------------------------------------------------------------------------------------
 
-q4 = ValueExercise(
-    "JSON without statusCode, payload format 1.0",
-    expected=500,
+
+def _status(value: Any) -> str:
+    """A status as the learner would write it: 502, not 502.0."""
+    return str(int(value)) if is_number(value) and float(value).is_integer() else repr(value)
+
+
+def _judge_bare_json(answer: Any) -> str:
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+        raise Incorrect(
+            "Answer with a pair of statuses: (the status under 1.0, the status under 2.0)."
+        )
+    if not all(is_number(status) for status in answer):
+        raise Incorrect(f"Both parts of the pair are HTTP status codes (numbers); got {answer!r}.")
+    v1, v2 = (float(status) for status in answer)
+    shown = f"({_status(answer[0])}, {_status(answer[1])})"
+    if 502 in (v1, v2):
+        raise Incorrect(
+            "502 is what a REST API answers; an HTTP API answers a malformed response with 500 "
+            "(section 5's table)."
+        )
+    if (v1, v2) == (500, 200):
+        return (
+            "Format 1.0 requires `statusCode`, so the answer is malformed: 500. Format 2.0 "
+            "guesses: 200, with the JSON as the body and `content-type: application/json`."
+        )
+    if (v1, v2) == (200, 500):
+        raise Incorrect(
+            f"{shown}: neither is right for its format. Which format guesses a status for JSON "
+            "without `statusCode`?"
+        )
+    if v1 == 500:
+        raise Incorrect(
+            f"{shown}: right for 1.0. Format 2.0 accepts JSON without `statusCode`; with what?"
+        )
+    if v2 == 200:
+        raise Incorrect(
+            f"{shown}: right for 2.0. Does format 1.0 accept an answer without `statusCode`?"
+        )
+    raise Incorrect(f"{shown} is not it; hint() gives a nudge.")
+
+
+q4 = CheckedExercise(
+    "JSON without statusCode, payload formats 1.0 and 2.0",
+    _judge_bare_json,
     hint=(
-        "Section 5 sent `?shape=bare` to both formats. Format 2.0 guesses a 200 for JSON without "
-        "`statusCode`; does 1.0?"
+        "Section 5 sent `?shape=bare` to both formats. Format 2.0 makes a guess about JSON "
+        "without `statusCode`; does 1.0?"
     ),
     solution=(
-        "`500`: with payload format 1.0 the function must return `statusCode` (and a string "
-        "`body`); anything else is a malformed response, and an HTTP API answers it with 500 "
-        '`{"message":"Internal Server Error"}`.'
+        "`(500, 200)`: with payload format 1.0 the function must return `statusCode` (and a "
+        "string `body`); anything else is a malformed response, and an HTTP API answers it with "
+        '500 `{"message":"Internal Server Error"}`. Format 2.0 takes JSON without `statusCode` '
+        "as the body of a 200 with `content-type: application/json`."
     ),
 )

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from workshop import apis
-from workshop.experiments.invocations import BAR_DELAY_S, wait_for_reports, wait_until_updated
+from workshop import apis, lambdas
+from workshop.experiments.invocations import BAR_DELAY_S, wait_until_updated
 from workshop.experiments.threads import print_final_state
 
 if TYPE_CHECKING:
@@ -99,7 +99,8 @@ def answers(url: str, queries: dict[str, str]) -> pd.DataFrame:
     """Request ``url`` with each query string and tabulate what came back.
 
     ``queries`` maps a label to a query string (``{"bare": "shape=bare"}``). A row per label:
-    the HTTP status, the content type, and the body as text.
+    the HTTP status, the content type, the ``location`` header (empty when absent) and the
+    body as text.
     """
     rows = []
     for name, query in queries.items():
@@ -109,6 +110,7 @@ def answers(url: str, queries: dict[str, str]) -> pd.DataFrame:
                 "request": name,
                 "status": answer.status,
                 "content-type": answer.headers.get("content-type", ""),
+                "location": answer.headers.get("location", ""),
                 "body": answer.text,
                 "latency_ms": answer.elapsed_ms,
             }
@@ -171,9 +173,7 @@ def latency(
     if time.monotonic() - started >= BAR_DELAY_S:
         print_final_state(bar)
     calls = pd.DataFrame(rows)
-    expected = int(calls["request_id"].notna().sum())
-    reports = wait_for_reports(cloud, function_name, expected)
-    reports = reports[reports["request_id"].isin(set(calls["request_id"].dropna()))]
+    reports = reports_of(cloud, function_name, set(calls["request_id"].dropna()))
     frame = calls.merge(
         reports[["request_id", "init_ms", "duration_ms", "billed_ms", "cold_start"]],
         on="request_id",
@@ -184,6 +184,24 @@ def latency(
     frame["rest_ms"] = frame["latency_ms"] - frame["function_ms"]
     frame["billed_ms"] = pd.to_numeric(frame["billed_ms"]).astype("Int64")
     return frame[LATENCY_COLUMNS]
+
+
+def reports_of(
+    cloud: Backend, function_name: str, request_ids: set[str], *, timeout: float = 30.0
+) -> pd.DataFrame:
+    """The REPORT lines of exactly these requests, once all are in CloudWatch Logs.
+
+    Counting lines is not enough: the function's log holds the lines of earlier calls too, and
+    on AWS the lines of this run arrive seconds late. Returns what is there when ``timeout``
+    runs out, even if some are missing.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        reports = lambdas.reports(cloud, function_name)
+        reports = reports[reports["request_id"].isin(request_ids)]
+        if set(reports["request_id"]) >= request_ids or time.monotonic() > deadline:
+            return reports
+        time.sleep(1.0)
 
 
 def shares(frame: pd.DataFrame) -> pd.DataFrame:

@@ -87,16 +87,28 @@ class MotoQueues:
 
     # --- visibility -----------------------------------------------------------------------
 
-    def release_timed_out(self, queue_url: str) -> None:
-        """Forget FIFO messages whose visibility timeout ended: moto keeps them "pending" and
-        frees them one at a time during a receive, so after a timeout it would hand out a
-        group's last message first."""
+    def release_timed_out(self, queue_url: str, margin_ms: float = 20.0) -> None:
+        """Before a FIFO receive, let go of the message groups whose visibility timeout ended.
+
+        moto keeps timed-out FIFO messages "pending" and frees them one at a time in the middle
+        of a receive, so it would hand out a group's last message first. A group is freed
+        whole, and only when every pending message of it is visible, or about to be within
+        ``margin_ms`` (made visible now): moto's receive then never sees a group half in flight.
+        """
+        from moto.core.utils import unix_time_millis
+
         queue = self._find(queue_url)
         if queue is None:
             return
+        now = unix_time_millis()
+        groups: dict[str | None, list] = {}
         for message in list(queue.pending_messages):
-            if message.visible:
-                queue.pending_messages.discard(message)
+            groups.setdefault(message.group_id, []).append(message)
+        for messages in groups.values():
+            if all(m.visible_at <= now + margin_ms for m in messages):
+                for message in messages:
+                    message.visible_at = min(message.visible_at, now - 1)
+                    queue.pending_messages.discard(message)
 
     def first_receive(self, queue_url: str, receipt_handle: str) -> float | None:
         queue = self._find(queue_url)
@@ -263,12 +275,7 @@ class MotoLambda:
     def function(self, name_or_arn: str, qualifier: str | None) -> tuple[dict, bytes] | None:
         """The function's configuration (as GetFunctionConfiguration returns it) and zip code,
         or None if there is no such function or version."""
-        from moto.awslambda.exceptions import UnknownFunctionException
-
-        try:
-            fn = self._lambda.get_function(name_or_arn, qualifier)
-        except UnknownFunctionException:
-            return None
+        fn = self._get(name_or_arn, qualifier)
         if fn is None:
             return None
         configuration = dict(fn.get_configuration())
@@ -296,15 +303,16 @@ class MotoLambda:
     def policy_statements(self, name_or_arn: str, qualifier: str | None) -> list[dict] | None:
         """The statements of the function's resource-based policy (AddPermission), or None if
         there is no such function."""
+        fn = self._get(name_or_arn, qualifier)
+        return None if fn is None else list(fn.policy.statements)
+
+    def _get(self, name_or_arn: str, qualifier: str | None):
         from moto.awslambda.exceptions import UnknownFunctionException
 
         try:
-            fn = self._lambda.get_function(name_or_arn, qualifier)
+            return self._lambda.get_function(name_or_arn, qualifier)
         except UnknownFunctionException:
             return None
-        if fn is None:
-            return None
-        return list(fn.policy.statements)
 
 
 # --- API Gateway v2 and IAM ----------------------------------------------------------------

@@ -21,7 +21,8 @@ def latency(requests: pd.DataFrame) -> Figure:
     """Left: every request's end-to-end latency, in the order sent, cold starts marked (log
     scale). Right: where the time goes, as medians of cold and of warm requests: Init
     Duration and Duration from the REPORT lines (the function), and the rest (API Gateway,
-    Lambda's service, the network and the client).
+    Lambda's service, the network and the client). Each part is its own median, so a bar need
+    not add up to the median latency exactly.
 
     ``requests`` is :func:`workshop.experiments.api_gateway.latency`'s table.
     """
@@ -39,7 +40,12 @@ def latency(requests: pd.DataFrame) -> Figure:
         )
     order.set_yscale("log")
     _plain_log_y(order, measured["latency_ms"])
-    label(order, title="HTTP request to the function and back", x="request number", y="ms")
+    label(
+        order,
+        title="HTTP request to the function and back",
+        x="request number",
+        y="end-to-end latency (ms, log scale)",
+    )
     order.legend(loc="center right")
 
     kinds = [kind for kind in ("cold", "warm") if (requests["start"] == kind).any()]
@@ -60,7 +66,11 @@ def latency(requests: pd.DataFrame) -> Figure:
     )
     parts.barh(positions, duration, left=init, color=FUNCTION, label="Duration (REPORT)")
     parts.barh(
-        positions, rest, left=init + duration, color=REST, label="the rest: gateway, network"
+        positions,
+        rest,
+        left=init + duration,
+        color=REST,
+        label="the rest: API Gateway, Lambda's service, client",
     )
     parts.set_yticks(positions, [f"{kind} (median)" for kind in kinds])
     label(parts, title="Where a request's time goes", x="time (ms)", y="")

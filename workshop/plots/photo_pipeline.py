@@ -11,10 +11,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from workshop.plots import PALETTE, figure, label
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     import pandas as pd
 
     from workshop.experiments.photo_pipeline import Run
@@ -47,17 +50,24 @@ def latencies(requests: pd.DataFrame, journeys: pd.DataFrame) -> Figure:
         title="Answered at once, processed later",
         x="milliseconds after the request (log)",
         y="share of uploads",
-        legend=True,
     )
+    ax.legend(loc="center")  # between the curves: the left one rises early, the right late
     return fig
 
 
-def burst(run: Run, invocations: pd.DataFrame, running: pd.DataFrame) -> Figure:
+def burst(
+    run: Run,
+    invocations: pd.DataFrame,
+    running: pd.DataFrame,
+    warm: Collection[str] = (),
+) -> Figure:
     """Three views of one burst on one time axis.
 
-    Top: requests accepted per 0.1 s and the queue's depth (visible and in flight). Middle:
-    every invocation as a bar in its execution environment's row, its batch size written on
-    it. Bottom: how many invocations ran at once.
+    Top: requests accepted per 0.1 s and the queue's depth (visible and in flight), as steps
+    with a dot per sample, since nothing is known between samples. Middle: every invocation
+    as a bar in its execution environment's row, its batch size written in it; the first
+    invocation of an environment not in ``warm`` is hatched: a cold start came before it (the
+    bars cover only the handler's time). Bottom: how many invocations ran at once.
     """
     fig, (top, middle, bottom) = figure(
         3, 1, width=9.0, height=7.0, sharex=True, height_ratios=[3, 3, 2]
@@ -67,21 +77,50 @@ def burst(run: Run, invocations: pd.DataFrame, running: pd.DataFrame) -> Figure:
         edges = np.arange(0, sent.max() + 0.2, 0.1)
         top.hist(sent, bins=edges, color=PALETTE[5], alpha=0.6, label="requests per 0.1 s")
     queue = run.depth[run.depth["queue"] == "queue"]
-    top.plot(queue["t_s"], queue["visible"], color=PALETTE[0], label="queue: visible")
-    top.plot(queue["t_s"], queue["in_flight"], color=PALETTE[1], label="queue: in flight")
+    for column, colour in (("visible", PALETTE[0]), ("in_flight", PALETTE[1])):
+        top.plot(
+            queue["t_s"],
+            queue[column],
+            drawstyle="steps-post",
+            marker=".",
+            markersize=4,
+            color=colour,
+            label=f"queue: {column.replace('_', ' ')}",
+        )
     label(top, title="Requests in, queue depth", x="", y="messages", legend=True)
 
     rows = {env: i for i, env in enumerate(dict.fromkeys(invocations["environment"]))}
+    seen = set(warm)
     for call in invocations.itertuples():
         y = rows[call.environment]
         colour = PALETTE[3] if call.failed else PALETTE[2]
         width = max(call.ended_s - call.started_s, 0.02)
-        middle.barh(y, width, left=call.started_s, height=0.7, color=colour)
-        middle.text(call.started_s, y, str(call.batch_size), va="center", ha="right", fontsize=7)
+        cold = call.environment not in seen
+        seen.add(call.environment)
+        middle.barh(
+            y,
+            width,
+            left=call.started_s,
+            height=0.7,
+            color=colour,
+            hatch="///" if cold else None,
+            edgecolor="white",
+            linewidth=0,
+        )
+        middle.text(
+            call.started_s + width / 2,
+            y,
+            str(call.batch_size),
+            va="center",
+            ha="center",
+            fontsize=8,
+            color="white" if width > 0.06 else "black",
+            fontweight="bold",
+        )
     middle.set_yticks(range(len(rows)), [f"env {i + 1}" for i in range(len(rows))])
     label(
         middle,
-        title="Invocations by execution environment (number: batch size)",
+        title="Invocations by environment (number: batch size; hatched: after a cold start)",
         x="",
         y="environment",
     )
@@ -126,7 +165,7 @@ def failures(runs: dict[str, Run], redeliveries: dict[str, pd.DataFrame]) -> Fig
         attempts,
         title="Attempts by receive count",
         x="ApproximateReceiveCount",
-        y="messages",
+        y="attempts",
         legend=True,
     )
 
@@ -146,4 +185,5 @@ def failures(runs: dict[str, Run], redeliveries: dict[str, pd.DataFrame]) -> Fig
         y="messages in the DLQ",
         legend=True,
     )
+    dead.yaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
