@@ -216,10 +216,12 @@ def _function_error_feedback(event: dict, error: dict) -> str:
     return said
 
 
-def _judge_handler(handler: Any) -> str:
+def handler_source(handler: Any, check_call: str, foreign_advice: str) -> str:
+    """A learner's handler as the source of a one-file function, refused (with feedback) if
+    it is not a function, does not compile, or imports what AWS's runtime lacks."""
     if not callable(handler):
         raise Incorrect(
-            f"Pass your function itself, without calling it: nb05.q2.check(handler); "
+            f"Pass your function itself, without calling it: {check_call}; "
             f"got {type(handler).__name__}."
         )
     source = _handler_source(handler)
@@ -229,12 +231,19 @@ def _judge_handler(handler: Any) -> str:
         raise Incorrect(f"Your handler does not compile: {error}") from None
     foreign = _imports_beyond_the_runtime(source)
     if foreign:
-        raise Incorrect(
-            f"Your handler imports {', '.join(foreign)}, which would fail on AWS: a function finds "
-            "only the runtime's own packages (boto3 among them) and what is in its zip, and the "
-            "checker's zip holds only your handler (section 3). The local backend would let it "
-            "pass, so the checker stops here. The standard library is enough for this task."
-        )
+        raise Incorrect(f"Your handler imports {', '.join(foreign)}, {foreign_advice}")
+    return source
+
+
+def _judge_handler(handler: Any) -> str:
+    source = handler_source(
+        handler,
+        "nb05.q2.check(handler)",
+        "which would fail on AWS: a function finds "
+        "only the runtime's own packages (boto3 among them) and what is in its zip, and the "
+        "checker's zip holds only your handler (section 3). The local backend would let it "
+        "pass, so the checker stops here. The standard library is enough for this task.",
+    )
     print("Checking `handler`: deploying it as a Lambda function ...", flush=True)
     request_ids = set()
     with scratch_function("check-handler", _zip_source(source)) as (aws_lambda, name):

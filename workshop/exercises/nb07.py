@@ -28,9 +28,8 @@ from workshop import apis
 from workshop.exercises.core import CheckedExercise, Incorrect, is_number
 from workshop.exercises.nb05 import (
     _function_error_feedback,
-    _handler_source,
-    _imports_beyond_the_runtime,
     _zip_source,
+    handler_source,
     scratch_function,
 )
 
@@ -101,22 +100,11 @@ def _scratch_api(function_name: str):
 
 
 def _judge_api_handler(handler: Any) -> str:
-    if not callable(handler):
-        raise Incorrect(
-            "Pass your function itself, without calling it: nb07.q2.check(handler); "
-            f"got {type(handler).__name__}."
-        )
-    source = _handler_source(handler)
-    try:
-        compile(source, "app.py", "exec")
-    except SyntaxError as error:
-        raise Incorrect(f"Your handler does not compile: {error}") from None
-    foreign = _imports_beyond_the_runtime(source)
-    if foreign:
-        raise Incorrect(
-            f"Your handler imports {', '.join(foreign)}, which AWS's Python runtime does not have; "
-            "the standard library (json) is enough here."
-        )
+    source = handler_source(
+        handler,
+        "nb07.q2.check(handler)",
+        "which AWS's Python runtime does not have; the standard library (json) is enough here.",
+    )
     print("Checking `handler`: deploying it behind an HTTP API ...", flush=True)
     scratch = scratch_function("check-api", _zip_source(source))
     with scratch as (aws_lambda, name), _scratch_api(name) as endpoint:

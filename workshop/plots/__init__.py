@@ -11,6 +11,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
 # Colour-blind-safe palette (Okabe and Ito), in a fixed order so a series keeps its colour.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -56,3 +57,18 @@ def label(ax: Axes, *, title: str, x: str, y: str, legend: bool = False) -> Axes
 
 
 use_style()
+
+
+def plain_log_ticks(ax: Axes, values, axis: str = "y") -> None:
+    """Ticks at 1, 2, 3, 5, 10, 20 ... on a log axis, written as plain numbers (latencies
+    read better as 20 ms than as 2 x 10^1)."""
+    if not len(values):
+        return
+    low, high = float(values.min()) / 1.3, float(values.max()) * 1.3
+    (ax.set_ylim if axis == "y" else ax.set_xlim)(low, high)
+    ticks = [m * 10**e for e in range(-1, 6) for m in (1, 2, 3, 5) if low <= m * 10**e <= high]
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_locator(FixedLocator(ticks))
+    target.set_major_formatter(lambda value, _: f"{value:g}")
+    target.set_minor_locator(NullLocator())
+    target.set_minor_formatter(NullFormatter())

@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
-from workshop.plots import PALETTE, figure, label
+from workshop.plots import PALETTE, figure, label, plain_log_ticks
 from workshop.plots.invocations import COLD, INIT_HATCH, WARM
 
 if TYPE_CHECKING:
@@ -39,7 +38,7 @@ def latency(requests: pd.DataFrame) -> Figure:
             zorder=3,
         )
     order.set_yscale("log")
-    _plain_log_y(order, measured["latency_ms"])
+    plain_log_ticks(order, measured["latency_ms"])
     label(
         order,
         title="HTTP request to the function and back",
@@ -76,16 +75,3 @@ def latency(requests: pd.DataFrame) -> Figure:
     label(parts, title="Where a request's time goes", x="time (ms)", y="")
     parts.legend(loc="lower right", fontsize="small")
     return fig
-
-
-def _plain_log_y(ax, values: pd.Series) -> None:
-    """Ticks at 1, 2, 3, 5, 10, 20 ... on a log y axis, written as plain numbers."""
-    if not len(values):
-        return
-    low, high = float(values.min()) / 1.3, float(values.max()) * 1.3
-    ax.set_ylim(low, high)
-    ticks = [m * 10**e for e in range(-1, 6) for m in (1, 2, 3, 5) if low <= m * 10**e <= high]
-    ax.yaxis.set_major_locator(FixedLocator(ticks))
-    ax.yaxis.set_major_formatter(lambda value, _: f"{value:g}")
-    ax.yaxis.set_minor_locator(NullLocator())
-    ax.yaxis.set_minor_formatter(NullFormatter())

@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
-from workshop.plots import PALETTE, figure, label
+from workshop.plots import PALETTE, figure, label, plain_log_ticks
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,7 +53,7 @@ def cold_and_warm(calls: pd.DataFrame) -> Figure:
             values, jitter, s=14, alpha=0.7, color=colour, label=f"{kind} ({len(values)})"
         )
     spread.set_xscale("log")
-    _plain_log_ticks(spread, calls["latency_ms"].dropna())
+    plain_log_ticks(spread, calls["latency_ms"].dropna(), axis="x")
     spread.set_yticks([0, 1], ["warm", "cold"])
     spread.set_ylim(-0.6, 1.6)
     label(
@@ -157,16 +156,3 @@ def timeline(calls: pd.DataFrame, *, title: str) -> Figure:
         )
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
-
-
-def _plain_log_ticks(ax, values: pd.Series) -> None:
-    """Ticks at 1, 2, 3, 5, 10, 20 ... on a log axis, written as plain numbers."""
-    if not len(values):
-        return
-    low, high = float(values.min()) / 1.3, float(values.max()) * 1.3
-    ax.set_xlim(low, high)
-    ticks = [m * 10**e for e in range(-1, 6) for m in (1, 2, 3, 5) if low <= m * 10**e <= high]
-    ax.xaxis.set_major_locator(FixedLocator(ticks))
-    ax.xaxis.set_major_formatter(lambda value, _: f"{value:g}")
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.xaxis.set_minor_formatter(NullFormatter())
