@@ -128,6 +128,7 @@ def burst(
     bottom.step(running["t_s"], running["running"], where="post", color=PALETTE[4])
     bottom.set_ylim(0, max(1, int(running["running"].max())) + 0.5)
     label(bottom, title="Concurrency", x="seconds since the burst began", y="invocations")
+    bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
 
