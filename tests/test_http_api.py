@@ -279,10 +279,14 @@ def test_most_specific_route_wins(cloud, function):
         ("DELETE", "/pets/a/b/c", "$default", None),
         ("GET", "/elsewhere", "$default", None),
         ("GET", "/pets/caf%C3%A9/1", "ANY /pets/{kind}/{id}", {"kind": "café", "id": "1"}),
+        # a parameter is decoded once: an encoded slash stays inside it, %25 is one "%"
+        ("GET", "/pets/a%2Fb/1", "ANY /pets/{kind}/{id}", {"kind": "a/b", "id": "1"}),
+        ("GET", "/pets/a%2525b/1", "ANY /pets/{kind}/{id}", {"kind": "a%25b", "id": "1"}),
     ]
     for method, path, route_key, parameters in cases:
         event = echoed(base + path, method=method, body=b"" if method == "POST" else None)
         assert (event["routeKey"], event.get("pathParameters")) == (route_key, parameters), path
+        assert event["rawPath"] == path  # as the client sent it
 
 
 def test_named_stage_and_missing_stage(cloud, function):

@@ -132,7 +132,7 @@ def test_a_held_group_waits_for_the_delete_or_the_visibility_timeout(cloud):
     )
     waits = result.waits.set_index("group")["waited"]
     assert 0.4 <= waits["slow"] < 0.75, "the slow group resumes after its delete"
-    assert 1.0 <= waits["crashed"] < 1.5, "the crashed group resumes after the timeout"
+    assert 1.0 <= waits["crashed"] < 2.0, "the crashed group resumes after the timeout"
     assert waits["free"] < 0.4, "the free group never waits for the others"
     spans = result.spans
     crashed = spans[(spans["group"] == "crashed") & (spans["seq"] == 0)].sort_values("received")

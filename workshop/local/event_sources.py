@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid as uuids
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -86,6 +87,7 @@ class EventSourceMappings:
         self._deleted_stats: dict[str, PollerStats] = {}  # what deleted mappings did
         self._lock = threading.Lock()
         self._closed = False
+        self._started: list[MappingPollers] = []  # every set not yet known to have ended
 
     # --- the API ---------------------------------------------------------------------------
 
@@ -113,14 +115,23 @@ class EventSourceMappings:
         return pollers.stats if pollers else self._deleted_stats.get(uuid)
 
     def close(self) -> None:
-        """Stop every poller promptly (the server is stopping)."""
+        """Stop every poller promptly (the server is stopping), those of deleted or replaced
+        mappings included."""
         with self._lock:
             self._closed = True
-            pollers = [m.pollers for m in self._mappings.values() if m.pollers]
+            pollers, self._started = self._started, []
         for poller in pollers:
             poller.stop(abandon=True)
+        deadline = time.monotonic() + _STOP_WAIT_S
         for poller in pollers:
-            poller.join(_STOP_WAIT_S)
+            poller.join(max(0.0, deadline - time.monotonic()))
+
+    def _start(self, mapping: _Mapping, settings: MappingSettings) -> None:
+        """Start fresh pollers for a mapping (the caller holds the lock)."""
+        mapping.pollers = MappingPollers(self.gateway, settings)
+        mapping.pollers.start()
+        self._started = [p for p in self._started if p.running or not p.stopping]
+        self._started.append(mapping.pollers)
 
     # --- create ----------------------------------------------------------------------------
 
@@ -172,8 +183,7 @@ class EventSourceMappings:
         with self._lock:
             self._mappings[settings.uuid] = mapping
             if mapping.enabled and not self._closed:
-                mapping.pollers = MappingPollers(self.gateway, settings)
-                mapping.pollers.start()
+                self._start(mapping, settings)
         return json_answer(202, self._shaped(result, mapping, "Creating"))
 
     # --- read ------------------------------------------------------------------------------
@@ -257,6 +267,8 @@ class EventSourceMappings:
         enabled = bool(request.get("Enabled", mapping.enabled))
         state = "Updating"
         with self._lock:
+            if self._mappings.get(uuid) is not mapping:  # deleted meanwhile
+                return json_answer(202, self._shaped(json.loads(body), mapping, "Deleting"))
             was = mapping.enabled
             mapping.settings, mapping.enabled, mapping.function_name = new, enabled, function_name
             if enabled and not was:
@@ -273,8 +285,7 @@ class EventSourceMappings:
                 and (mapping.pollers is None or mapping.pollers.stopping)
             ):
                 # stopped (or still stopping) pollers are not restarted: fresh ones take over
-                mapping.pollers = MappingPollers(self.gateway, new)
-                mapping.pollers.start()
+                self._start(mapping, new)
         return json_answer(202, self._shaped(json.loads(body), mapping, state))
 
     # --- delete ----------------------------------------------------------------------------

@@ -124,7 +124,7 @@ def _match_segments(route: Route, segments: list[str]) -> dict[str, str] | None:
             if not segment:
                 return None
             values.append(unquote(segment))
-        elif literal != segment:
+        elif literal != unquote(segment):
             return None
     return dict(zip(route.names, values, strict=True))
 

@@ -47,7 +47,7 @@ from workshop.local.http_api_sqs import (
     send_message_params,
     send_result,
 )
-from workshop.local.lambda_service import LambdaError
+from workshop.local.lambda_service import INIT_LIMIT_S, LambdaError
 from workshop.local.moto_state import MotoApis, MotoIam, MotoLambda
 from workshop.local.wsgi import Answer, call, read_body
 
@@ -235,7 +235,7 @@ class HttpApis:
             return message_answer(500, "Internal Server Error", request_id)
 
     def _serve(self, environ: dict[str, Any], request_id: str) -> Answer:
-        raw_path = _text(environ.get("PATH_INFO", ""))
+        raw_path = _raw_path(environ)
         api_id, _, rest = raw_path.removeprefix(EXECUTE_API_PREFIX).partition("/")
         api = self._api(api_id) if api_id else None
         if api is None or api.protocol != "HTTP":
@@ -335,11 +335,12 @@ class HttpApis:
         self, function: str, payload: bytes, api: _Api, moto: MotoLambda, limit_ms: int
     ):
         """Invoke; past the integration timeout raise TimeoutError (the invocation goes on,
-        as on AWS). A function whose own timeout is shorter runs in the request's thread."""
+        as on AWS). A function that cannot pass the limit even after a cold start's Init runs
+        in the request's thread."""
         lambdas = self.gateway.lambdas
         found = moto.function(function, None)
         function_ms = int(found[0].get("Timeout") or 3) * 1000 if found else 0
-        if function_ms <= limit_ms:
+        if function_ms + INIT_LIMIT_S * 1000 <= limit_ms:
             return lambdas.call(function, payload, api.region, api.account)
         pool = self._executor()
         future = pool.submit(lambdas.call, function, payload, api.region, api.account)
@@ -424,6 +425,15 @@ class HttpApis:
 def _json(status: int, result: Any, request_id: str | None = None) -> Answer:
     body = json.dumps(result).encode()
     return http_answer(status, [("Content-Type", "application/json")], body, request_id or "")
+
+
+def _raw_path(environ: dict[str, Any]) -> str:
+    """The path as the client sent it, still percent-encoded (werkzeug's ``PATH_INFO`` is
+    decoded): ``rawPath`` is raw on AWS, and a path parameter is decoded exactly once."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if not raw or not raw.startswith("/"):
+        return _text(environ.get("PATH_INFO", ""))
+    return _text(raw.split("?", 1)[0])
 
 
 def _text(value: str) -> str:

@@ -174,6 +174,7 @@ class LambdaService:
         """Run one synchronous invocation (the data plane's own entry point: Invoke, HTTP APIs
         and event source mappings all come through here). Raise :class:`LambdaError` for what
         Invoke answers with an error status (not found, bad payload, throttled)."""
+        self._refuse_when_closed()
         moto, configuration, code = self.function(name, qualifier, region, account)
         _check_payload(payload)
         pool = self._pool(moto, configuration, code, region)
@@ -194,10 +195,17 @@ class LambdaService:
             request_id, outcome.payload, outcome.error, pool.spec.version, log_text, outcome
         )
 
+    def _refuse_when_closed(self) -> None:
+        """A call that arrives while the local cloud stops must not start a new environment
+        that nothing would stop."""
+        if self._stopping.is_set():
+            raise LambdaError(503, "ServiceException", "The local cloud is stopping.")
+
     def call_async(
         self, name: str, payload: bytes, region: str, account: str, qualifier: str | None = None
     ) -> str:
         """Queue an Event invocation; return its request id."""
+        self._refuse_when_closed()
         moto, configuration, code = self.function(name, qualifier, region, account)
         _check_payload(payload)
         pool = self._pool(moto, configuration, code, region)
@@ -295,7 +303,12 @@ class LambdaService:
         snapshot = self._snapshot(pool) if pool.snap_start else None
         environment = Environment(pool.spec, stream, provisioned=provisioned, snapshot=snapshot)
         with self._lock:
-            pool.environments.append(environment)
+            stopping = self._stopping.is_set()
+            if not stopping:
+                pool.environments.append(environment)
+        if stopping:  # close() has already retired the environments it knows of
+            environment.retire()
+            self._refuse_when_closed()
         return environment
 
     def _release(self, pool: Pool, environment: Environment | None) -> None:

@@ -94,8 +94,8 @@ class LocalServer:
         server, self._server = self._server, None
         if server is None:
             return
+        server.shutdown()  # no new requests first, then the data plane stops
         self._gateway.close()
-        server.shutdown()
         server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)

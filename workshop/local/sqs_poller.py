@@ -192,13 +192,18 @@ class MappingPollers:
                 if self._retire(above=self.settings.concurrency_cap):
                     retired = True  # the maximum concurrency was lowered
                     break
-                batch = self._gather()
-                if batch is None:
-                    retired = True
-                    break
-                if batch.messages:
-                    self._scale_up(len(batch.messages))
-                    self._process(batch)
+                try:
+                    batch = self._gather()
+                    if batch is None:
+                        retired = True
+                        break
+                    if batch.messages:
+                        self._scale_up(len(batch.messages))
+                        self._process(batch)
+                except Exception as error:  # a poller must outlive any one bad round
+                    # What it held becomes visible again when its visibility timeout ends.
+                    self._problem(f"poller: {type(error).__name__}: {error}")
+                    self._stopping.wait(_ERROR_PAUSE_S)
         finally:
             with self._lock:
                 self._threads.remove(threading.current_thread())

@@ -18,6 +18,7 @@ REASONS = {
     404: "Not Found",
     409: "Conflict",
     429: "Too Many Requests",
+    503: "Service Unavailable",
 }
 
 
