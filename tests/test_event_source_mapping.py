@@ -792,3 +792,22 @@ def test_server_stop_ends_every_poller(tmp_path):
         wait_until(lambda: len(records(setup.out)) == 5, 10)
         assert esm_threads(mapping["UUID"])
     assert not esm_threads(mapping["UUID"])
+
+
+def test_a_malformed_create_request_gets_an_aws_shaped_error(server):
+    """What boto3 would never send (no FunctionName, a ScalingConfig that is not an object)."""
+    import urllib.error
+    import urllib.request
+
+    cases = {
+        b'{"EventSourceArn": "arn:aws:sqs:us-east-1:123456789012:q"}': "ValidationException",
+        b"[1, 2]": "InvalidRequestContentException",
+    }
+    for body, code in cases.items():
+        request = urllib.request.Request(
+            f"{server.endpoint_url}/2015-03-31/event-source-mappings/", data=body, method="POST"
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 400
+        assert refused.value.headers["x-amzn-ErrorType"] == code

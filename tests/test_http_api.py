@@ -166,7 +166,7 @@ def test_event_v2_field_for_field(cloud, quick_api):
         quick_api["ApiEndpoint"] + "/orders/7?size=big&tag=a&tag=b",
         method="POST",
         body=b'{"item": "tea"}',
-        headers={"Content-Type": "application/json", "Cookie": "session=1; theme=dark"},
+        headers={"Content-Type": "application/json", "Cookie": "session=1; theme=dark,blue"},
     )
     assert status == 200
     assert headers["x-handled-by"].endswith("http-echo")
@@ -176,7 +176,7 @@ def test_event_v2_field_for_field(cloud, quick_api):
     assert event["rawPath"] == "/orders/7"
     assert event["rawQueryString"] == "size=big&tag=a&tag=b"
     assert event["queryStringParameters"] == {"size": "big", "tag": "a,b"}
-    assert event["cookies"] == ["session=1", "theme=dark"]
+    assert event["cookies"] == ["session=1", "theme=dark,blue"]
     assert "cookie" not in event["headers"]
     assert all(name == name.lower() for name in event["headers"])
     assert event["headers"]["content-type"] == "application/json"

@@ -106,6 +106,11 @@ class EventSourceMappings:
                 return self._delete(uuid, environ)
         except MappingError as error:
             return error.answer()
+        except (KeyError, TypeError, AttributeError, ValueError) as error:
+            # A request boto3 would not send (a missing or mistyped field): refused, not a crash.
+            return MappingError(
+                400, "ValidationException", f"1 validation error detected: {error!r}"
+            ).answer()
         return call(self.gateway.moto_app, environ)
 
     def stats(self, uuid: str) -> PollerStats | None:

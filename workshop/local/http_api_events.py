@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,8 @@ from urllib.parse import parse_qsl
 from workshop.local.wsgi import Answer
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+_COOKIE_SPLIT = re.compile(r";|, (?=[^=;, ]+=)")
 
 
 class MalformedResponse(Exception):
@@ -100,7 +103,8 @@ def event_v2(request: ApiRequest) -> dict[str, Any]:
         "rawQueryString": request.query,
     }
     if cookie:
-        event["cookies"] = [c.strip() for c in cookie.replace(";", ",").split(",") if c.strip()]
+        # One Cookie header holds "a=1; b=2"; repeated headers arrive joined by ", ".
+        event["cookies"] = [c.strip() for c in _COOKIE_SPLIT.split(cookie) if c.strip()]
     event["headers"] = headers
     pairs = request.query_pairs()
     if pairs:

@@ -123,6 +123,7 @@ class MappingPollers:
         self.settings = settings
         self.stats = PollerStats()
         self._lock = threading.Lock()
+        self._stats_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._active = 0  # pollers not retiring: what scaling decisions count
         self._stopping = threading.Event()  # finish the batch in hand, then stop
@@ -300,7 +301,7 @@ class MappingPollers:
             },
             settings.queue_region,
         )
-        self.stats.receives += 1
+        self._count(receives=1)
         return result.get("Messages", [])
 
     def _release(self, settings: MappingSettings, messages: list[dict[str, Any]]) -> None:
@@ -327,19 +328,18 @@ class MappingPollers:
         event = sqs_event(sqs_record(m, settings.queue_arn, region) for m in batch.messages)
         payload = json.dumps(event).encode()
         ids = [m["MessageId"] for m in batch.messages]
-        self.stats.batches += 1
-        self.stats.messages += len(ids)
+        self._count(batches=1, messages=len(ids))
         invocation = self._invoke(settings, payload, batch)
         if invocation is None:
-            self.stats.kept += len(ids)
+            self._count(kept=len(ids))
             return
         if invocation.error:
-            self.stats.function_errors += 1
+            self._count(function_errors=1)
             keep = set(ids)
         else:
             keep = messages_to_keep(invocation.payload, ids, settings.report_batch_item_failures)
         done = [m for m in batch.messages if m["MessageId"] not in keep]
-        self.stats.kept += len(ids) - len(done)
+        self._count(kept=len(ids) - len(done))
         self._delete(settings, done)
 
     def _invoke(self, settings: MappingSettings, payload: bytes, batch: _Batch):
@@ -355,7 +355,7 @@ class MappingPollers:
                     self._problem(f"Invoke: {error.code}: {error}")
                     self._stopping.wait(_ERROR_PAUSE_S)
                     return None
-                self.stats.throttles += 1
+                self._count(throttles=1)
                 invisible_until = batch.received_at + self._visibility_timeout(settings)
                 if self._abandon.is_set() or time.monotonic() + delay >= invisible_until:
                     return None  # the messages reappear and are received again
@@ -393,9 +393,15 @@ class MappingPollers:
             except SqsError as error:
                 self._problem(f"DeleteMessageBatch: {error.code}: {error.message}")
                 continue
-            self.stats.deleted += len(result.get("Successful", []))
+            self._count(deleted=len(result.get("Successful", [])))
             for failed in result.get("Failed", []):
                 self._problem(f"DeleteMessageBatch: {failed.get('Code')}: {failed.get('Message')}")
+
+    def _count(self, **increments: int) -> None:
+        """Add to the stats; pollers count at the same time, and the tests count exactly."""
+        with self._stats_lock:
+            for name, value in increments.items():
+                setattr(self.stats, name, getattr(self.stats, name) + value)
 
     def _problem(self, text: str) -> None:
         problems = self.stats.problems
