@@ -17,19 +17,12 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
+from workshop.lambdas import execution_role, trust_policy
+
 if TYPE_CHECKING:
     from workshop.backends import Backend
 
-APIGATEWAY_TRUST_POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "apigateway.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
+APIGATEWAY_TRUST_POLICY = trust_policy("apigateway.amazonaws.com")
 QUEUE_POLLING_ACTIONS = [
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
@@ -115,8 +108,6 @@ def allow_queue_polling(cloud: Backend, queue_arn: str) -> None:
     queue; calling again replaces it with the same document. On AWS the new policy is given
     :data:`IAM_PROPAGATION_S` seconds to reach Lambda.
     """
-    from workshop.lambdas import execution_role
-
     role_name = execution_role(cloud).rsplit("/", 1)[-1]
     queue_name = queue_arn.rsplit(":", 1)[-1]
     policy = {

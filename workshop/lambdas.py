@@ -23,16 +23,19 @@ if TYPE_CHECKING:
     from workshop.backends import Backend
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
-TRUST_POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
+
+
+def trust_policy(service: str) -> dict:
+    """A role's trust policy: ``service`` (e.g. ``lambda.amazonaws.com``) may assume it."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+        ],
+    }
+
+
+TRUST_POLICY = trust_policy("lambda.amazonaws.com")
 LOGGING_POLICY = {  # what AWS's AWSLambdaBasicExecutionRole allows, written inline
     "Version": "2012-10-17",
     "Statement": [
