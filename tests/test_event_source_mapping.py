@@ -38,7 +38,9 @@ def events(out: Path) -> list[dict]:
     """What the handler recorded: one entry per invocation."""
     if not out.exists():
         return []
-    return [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    text = out.read_text()
+    complete = text[: text.rfind("\n") + 1]  # a handler may be writing the last line just now
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
 
 def records(out: Path) -> list[dict]:
