@@ -9,23 +9,13 @@ import threading
 import time
 import urllib.request
 
-import pytest
 import test_http_api
-from test_http_api import allow, call, echoed
+from test_http_api import call, echoed
 
 # The fixtures this module shares with test_http_api.
 role = test_http_api.role
 function = test_http_api.function
-
-
-@pytest.fixture
-def api(cloud, function):
-    name, arn = function()
-    created = cloud.client("apigatewayv2").create_api(
-        Name=cloud.name("rough"), ProtocolType="HTTP", Target=arn, Tags=cloud.tags
-    )
-    allow(cloud, name, created["ApiId"])
-    return created
+api = test_http_api.quick_api  # a quick-created API in front of the echo function
 
 
 def exchange(port: int, data: bytes, *, close_after_send: bool = False) -> bytes:

@@ -123,6 +123,28 @@ def allow_queue_polling(cloud: Backend, queue_arn: str) -> None:
         time.sleep(IAM_PROPAGATION_S)
 
 
+def lambda_routes(
+    cloud: Backend, api_id: str, function_arn: str, routes: dict[str, str]
+) -> list[str]:
+    """Route each key of ``routes`` (``{"GET /orders": "2.0"}``) to its own Lambda proxy
+    integration of the function with that payload format, and add the ``$default`` stage with
+    auto-deploy; return the API's route keys. The same calls notebook 07 makes one by one.
+    """
+    v2 = cloud.client("apigatewayv2")
+    for route_key, payload_format in routes.items():
+        made = v2.create_integration(
+            ApiId=api_id,
+            IntegrationType="AWS_PROXY",
+            IntegrationUri=function_arn,
+            PayloadFormatVersion=payload_format,
+        )
+        v2.create_route(
+            ApiId=api_id, RouteKey=route_key, Target=f"integrations/{made['IntegrationId']}"
+        )
+    v2.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    return [route["RouteKey"] for route in v2.get_routes(ApiId=api_id)["Items"]]
+
+
 def queue_api(
     cloud: Backend,
     queue_url: str,
