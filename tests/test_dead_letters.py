@@ -131,7 +131,7 @@ def test_it_moves_at_the_next_receive_not_when_its_timeout_ends(poison):
     assert poison.moved_at >= mover["start"]
     # Between the timeout's end and the next receive the sampler saw it waiting in the source.
     between = poison.samples[
-        (poison.samples["t"] > poison.expired_at) & (poison.samples["t"] < mover["start"])
+        (poison.samples["t"] > poison.expired_at) & (poison.samples["t_done"] < mover["start"])
     ]
     assert len(between) >= 3
     assert (between["source_visible"] == 1).all() and (between["dlq_visible"] == 0).all()

@@ -124,6 +124,30 @@ def test_a_fifo_group_comes_back_in_order_after_its_visibility_timeout(cloud, sq
     assert [m["Body"] for m in again["Messages"]] == ["0", "1", "2"]
 
 
+def test_the_messages_of_one_receive_come_back_together(cloud, sqs):
+    """One receive, one visibility deadline: a long poll waiting for the timeout to end gets
+    the whole batch again, not the first message alone (moto stamps each message separately,
+    and copying messages with many attributes takes long enough to split the batch)."""
+    url = cloud.create_queue("together", VisibilityTimeout=1)
+    attributes = {
+        f"a{n}": {"DataType": "Binary", "BinaryValue": bytes(range(256)) * 8} for n in range(10)
+    }
+    entries = [
+        {"Id": str(n), "MessageBody": str(n), "MessageAttributes": attributes} for n in range(10)
+    ]
+    sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    batch = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    )["Messages"]
+    assert len(batch) == 10
+    for _ in range(3):  # each time the whole batch times out and comes back in one receive
+        again = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=3, MessageAttributeNames=["All"]
+        )["Messages"]
+        assert sorted(m["Body"] for m in again) == sorted(m["Body"] for m in batch)
+        batch = again
+
+
 def test_concurrent_receives_never_share_a_message(cloud, sqs):
     url = cloud.create_queue("no-share")
     for start in range(0, 200, 10):

@@ -222,7 +222,13 @@ def first_poison_upload() -> str:
 # --- 1. one poison message ------------------------------------------------------------------
 
 RECEIVE_COLUMNS = {"start": float, "end": float, "got": bool, "receive_count": "Int64"}
-SAMPLE_COLUMNS = {"t": float, "source_visible": int, "source_in_flight": int, "dlq_visible": int}
+SAMPLE_COLUMNS = {
+    "t": float,
+    "t_done": float,
+    "source_visible": int,
+    "source_in_flight": int,
+    "dlq_visible": int,
+}
 
 
 @dataclass
@@ -234,10 +240,12 @@ class PoisonResult:
     """One row per ReceiveMessage on the source: start, end, got (the message came back),
     receive_count (its ``ApproximateReceiveCount``, empty when nothing came back)."""
     samples: pd.DataFrame
-    """Where the message was, every ``sample_interval``: t, source_visible, source_in_flight,
-    dlq_visible."""
+    """Where the message was, every ``sample_interval``: source_visible, source_in_flight,
+    dlq_visible, read between t and t_done. A reading runs alongside the consumer's receives,
+    so only a reading that began after a receive returned is sure to see its effect."""
     moved_at: float
-    """The first sample that found the message in the DLQ (NaN if it never got there)."""
+    """When the first sample that found the message in the DLQ had read it (NaN if it never
+    got there)."""
     seconds: float
     """Wall time of the whole experiment."""
 
@@ -263,7 +271,9 @@ class PoisonResult:
     @property
     def expired_at(self) -> float:
         """When the last delivery's visibility timeout ended: the first sample after the last
-        delivery that saw the message visible in the source again (NaN if none did)."""
+        delivery that saw the message visible in the source again (NaN if none did). Only
+        readings begun after that delivery returned count: an earlier one may have read the
+        queue just before the receive hid the message."""
         last = self.receives[self.receives["got"]]["end"].max()
         again = self.samples[(self.samples["t"] > last) & (self.samples["source_visible"] > 0)]
         return float(again["t"].iloc[0]) if len(again) else float("nan")
@@ -353,12 +363,14 @@ def follow_poison(
         tail_until = None
         while not workers.stop.is_set() and time.perf_counter() < deadline:
             tick = time.perf_counter()
+            started = now()
             source_visible, in_flight = depth(sqs, pair.source_url)
             row = {
-                "t": now(),
+                "t": started,
                 "source_visible": source_visible,
                 "source_in_flight": in_flight,
                 "dlq_visible": visible(sqs, pair.dlq_url),
+                "t_done": now(),
             }
             samples.append(row)
             if row["dlq_visible"] and not source_visible + in_flight and not arrived.is_set():
@@ -379,7 +391,7 @@ def follow_poison(
     receive_frame = pd.DataFrame(receives, columns=list(RECEIVE_COLUMNS)).astype(RECEIVE_COLUMNS)
     sample_frame = pd.DataFrame(samples, columns=list(SAMPLE_COLUMNS)).astype(SAMPLE_COLUMNS)
     in_dlq = sample_frame[sample_frame["dlq_visible"] > 0]
-    moved_at = float(in_dlq["t"].iloc[0]) if len(in_dlq) else float("nan")
+    moved_at = float(in_dlq["t_done"].iloc[0]) if len(in_dlq) else float("nan")
     return PoisonResult(pair, receive_frame, sample_frame, moved_at, now())
 
 
@@ -395,7 +407,13 @@ OUTCOME_COLUMNS = {
     "failures": int,
     "sent_timestamp": "Int64",
 }
-MIXED_SAMPLE_COLUMNS = {**SAMPLE_COLUMNS, "processed": int}
+MIXED_SAMPLE_COLUMNS = {
+    "t": float,
+    "source_visible": int,
+    "source_in_flight": int,
+    "dlq_visible": int,
+    "processed": int,
+}
 PROCESSED_COLUMNS = {"upload_id": str, "t": float, "consumer": int}
 
 

@@ -110,6 +110,24 @@ class MotoQueues:
                     message.visible_at = min(message.visible_at, now - 1)
                     queue.pending_messages.discard(message)
 
+    def align_visibility(self, queue_url: str, receipt_handles: list[str]) -> None:
+        """Give the messages of one receive one visibility deadline, as one receive on AWS does.
+
+        moto stamps each message with its own clock reading while it copies the batch, so under
+        load the messages of one receive became visible again milliseconds apart, and a long
+        poll woken by the first one took the batch apart (a healthy message then escaped its
+        failed batch's fate). Every message gets the latest of the deadlines.
+        """
+        queue = self._find(queue_url)
+        if queue is None or len(receipt_handles) < 2:
+            return
+        wanted = set(receipt_handles)
+        batch = [m for m in list(queue.pending_messages) if m.receipt_handle in wanted]
+        if len(batch) > 1:
+            latest = max(m.visible_at for m in batch)
+            for message in batch:
+                message.visible_at = latest
+
     def first_receive(self, queue_url: str, receipt_handle: str) -> float | None:
         queue = self._find(queue_url)
         if queue is None:

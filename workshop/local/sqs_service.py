@@ -86,10 +86,12 @@ class SqsFrontEnd:
                 if view and view.fifo:
                     queues.release_timed_out(url)
                 answer = _forward(self.moto_app, environ, {**params, "WaitTimeSeconds": 0})
-            status, _, raw = answer
-            if not status.startswith("200"):
-                return answer
-            messages = json.loads(raw or b"{}").get("Messages", [])
+                status, _, raw = answer
+                if not status.startswith("200"):
+                    return answer
+                messages = json.loads(raw or b"{}").get("Messages", [])
+                if view:
+                    queues.align_visibility(url, [m["ReceiptHandle"] for m in messages])
             remaining = deadline - time.monotonic()
             if messages or remaining <= 0:
                 break
