@@ -326,6 +326,25 @@ def test_batching_window_gathers_past_ten_messages(esm):
     assert len({r["messageId"] for r in records(esm.out)}) == 25
 
 
+def test_a_window_longer_than_the_visibility_timeout_never_repeats_a_message(esm):
+    url, arn = esm.queue(visibility=3)
+    function = esm.function(Timeout=1)
+    esm.send(url, [{"n": 0}])
+    started = time.monotonic()
+    esm.mapping(
+        arn,
+        function,
+        BatchSize=100,
+        MaximumBatchingWindowInSeconds=10,
+        ScalingConfig={"MaximumConcurrency": 2},
+    )
+    wait_until(lambda: records(esm.out), 8)
+    # invoked before the message could reappear (3 s), not after the 10 s window
+    assert time.monotonic() - started < 4
+    wait_until(lambda: esm.depth(url) == 0, 3)
+    assert [len(e["event"]["Records"]) for e in events(esm.out)] == [1]
+
+
 def test_full_batch_does_not_wait_for_the_window(esm):
     url, arn = esm.queue()
     function = esm.function()
@@ -779,6 +798,28 @@ def test_create_and_update_checks_as_aws_makes_them(esm):
     assert got["BatchSize"] == 10 and got["State"] == "Disabled"
     assert got["FunctionArn"].endswith(f":function:{function}")
     assert not esm_threads(mapping["UUID"])
+
+
+def test_simultaneous_creates_make_one_mapping(esm):
+    _url, arn = esm.queue()
+    function = esm.function()
+    outcomes: list[str] = []
+
+    def create() -> None:
+        try:
+            esm.mapping(arn, function, Enabled=False)
+            outcomes.append("created")
+        except ClientError as error:
+            outcomes.append(error.response["Error"]["Code"])
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert sorted(outcomes) == ["ResourceConflictException"] * 5 + ["created"]
+    listed = esm.aws_lambda.list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"]
+    assert len(listed) == 1
 
 
 def test_server_stop_ends_every_poller(tmp_path):

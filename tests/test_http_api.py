@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.parser.models import (
     APIGatewayProxyEventModel,
     APIGatewayProxyEventV2Model,
 )
+from botocore.exceptions import ClientError
 from conftest import zipped
 
 from workshop import apis as workshop_apis
@@ -321,6 +322,59 @@ def test_route_changes_are_served_at_once(cloud, function):
     assert call(api["ApiEndpoint"] + "/two")[0] == 404
     apis.delete_api(ApiId=api["ApiId"])
     assert call(api["ApiEndpoint"] + "/one")[0] == 404
+
+
+def test_routes_read_while_they_change_are_not_kept(cloud, function, monkeypatch):
+    """A route created while a request reads the API's routes is served by the next request."""
+    from workshop.local import http_apis
+
+    name, arn = function()
+    api, integration_id = explicit_api(cloud, arn, ["GET /one"])
+    apis = cloud.client("apigatewayv2")
+    apis.create_stage(ApiId=api["ApiId"], StageName="$default", AutoDeploy=True)
+    allow(cloud, name, api["ApiId"])
+    describe = http_apis.MotoApis.describe
+    changes = [
+        lambda: apis.create_route(
+            ApiId=api["ApiId"], RouteKey="GET /two", Target=f"integrations/{integration_id}"
+        )
+    ]
+
+    def describe_then_change(*args):
+        described = describe(*args)  # read before the change lands
+        while changes:
+            changes.pop()()
+        return described
+
+    monkeypatch.setattr(http_apis.MotoApis, "describe", staticmethod(describe_then_change))
+    assert call(api["ApiEndpoint"] + "/one")[0] == 200
+    assert not changes
+    assert call(api["ApiEndpoint"] + "/two")[0] == 200
+
+
+def test_a_quick_create_refused_halfway_leaves_no_api(cloud, function, server, monkeypatch):
+    _name, arn = function()
+    served = server.gateway.http_apis
+    made = served._moto
+
+    def refuse_stages(method, path, body, region):
+        if path.endswith("/stages"):
+            return (
+                "400 Bad Request",
+                [
+                    ("Content-Type", "application/json"),
+                    ("x-amzn-ErrorType", "BadRequestException"),
+                ],
+                b'{"message":"Stage refused"}',
+            )
+        return made(method, path, body, region)
+
+    monkeypatch.setattr(served, "_moto", refuse_stages)
+    apis = cloud.client("apigatewayv2")
+    with pytest.raises(ClientError, match="Stage refused") as refused:
+        apis.create_api(Name=cloud.name("half"), ProtocolType="HTTP", Target=arn, Tags=cloud.tags)
+    assert refused.value.response["Error"]["Code"] == "BadRequestException"
+    assert cloud.name("half") not in [a["Name"] for a in apis.get_apis()["Items"]]
 
 
 # --- payload format 1.0 ----------------------------------------------------------------------

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 PREFIX = "/2015-03-31/event-source-mappings"
 _STOP_WAIT_S = 10.0  # close(): longest wait for pollers finishing an invocation
+_DELETED_STATS_KEPT = 100  # stats() still answers for the latest deleted mappings
 
 # The API's own bounds (Lambda's service model), checked before anything else.
 _RANGES = {
@@ -86,6 +87,7 @@ class EventSourceMappings:
         self._mappings: dict[str, _Mapping] = {}
         self._deleted_stats: dict[str, PollerStats] = {}  # what deleted mappings did
         self._lock = threading.Lock()
+        self._creating = threading.Lock()  # one create at a time: the duplicate check holds
         self._closed = False
         self._started: list[MappingPollers] = []  # every set not yet known to have ended
 
@@ -155,6 +157,32 @@ class EventSourceMappings:
         function_arn, function_name, timeout = self._function(request["FunctionName"], region)
         queue_url, visibility = self._queue(source)
         _check_timeouts(visibility, timeout)
+        with self._creating:  # from the duplicate check until the mapping is known
+            self._refuse_duplicate(source, function_arn, function_name)
+            status, headers, body = call(self.gateway.moto_app, environ)
+            MotoLambda.silence_sqs_triggers()
+            if not status.startswith("2"):
+                return status, headers, body
+            result = json.loads(body)
+            settings = MappingSettings(
+                uuid=result["UUID"],
+                queue_arn=source,
+                queue_url=queue_url,
+                function_arn=function_arn,
+                batch_size=batch_size,
+                window_s=float(window or 0),
+                max_concurrency=(request.get("ScalingConfig") or {}).get("MaximumConcurrency"),
+                report_batch_item_failures="ReportBatchItemFailures"
+                in (request.get("FunctionResponseTypes") or []),
+            )
+            mapping = _Mapping(settings, bool(request.get("Enabled", True)), region, function_name)
+            with self._lock:
+                self._mappings[settings.uuid] = mapping
+                if mapping.enabled and not self._closed:
+                    self._start(mapping, settings)
+        return json_answer(202, self._shaped(result, mapping, "Creating"))
+
+    def _refuse_duplicate(self, source: str, function_arn: str, function_name: str) -> None:
         with self._lock:
             for uuid, mapping in self._mappings.items():
                 if (
@@ -168,28 +196,6 @@ class EventSourceMappings:
                         f'(" {function_name} ") already exists. Please update or delete the '
                         f"existing mapping with UUID {uuid}",
                     )
-        status, headers, body = call(self.gateway.moto_app, environ)
-        MotoLambda.silence_sqs_triggers()
-        if not status.startswith("2"):
-            return status, headers, body
-        result = json.loads(body)
-        settings = MappingSettings(
-            uuid=result["UUID"],
-            queue_arn=source,
-            queue_url=queue_url,
-            function_arn=function_arn,
-            batch_size=batch_size,
-            window_s=float(window or 0),
-            max_concurrency=(request.get("ScalingConfig") or {}).get("MaximumConcurrency"),
-            report_batch_item_failures="ReportBatchItemFailures"
-            in (request.get("FunctionResponseTypes") or []),
-        )
-        mapping = _Mapping(settings, bool(request.get("Enabled", True)), region, function_name)
-        with self._lock:
-            self._mappings[settings.uuid] = mapping
-            if mapping.enabled and not self._closed:
-                self._start(mapping, settings)
-        return json_answer(202, self._shaped(result, mapping, "Creating"))
 
     # --- read ------------------------------------------------------------------------------
 
@@ -307,6 +313,8 @@ class EventSourceMappings:
             mapping.pollers.stop()  # the batches in hand are still processed
             with self._lock:
                 self._deleted_stats[uuid] = mapping.pollers.stats
+                while len(self._deleted_stats) > _DELETED_STATS_KEPT:
+                    del self._deleted_stats[next(iter(self._deleted_stats))]  # the oldest
         return json_answer(202, self._shaped(json.loads(body), mapping, "Deleting"))
 
     # --- checks ----------------------------------------------------------------------------

@@ -91,6 +91,7 @@ class HttpApis:
     def __init__(self, gateway: Gateway):
         self.gateway = gateway
         self._apis: dict[str, _Api] = {}
+        self._generation: dict[str, int] = {}  # per API, bumped by every control call
         self._lock = threading.Lock()
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
 
@@ -124,12 +125,18 @@ class HttpApis:
         answer = call(self.gateway.moto_app, environ)
         target = request.get("target") if isinstance(request, dict) else None
         if target and answer[0].startswith("2") and request.get("protocolType") == "HTTP":
-            api = json.loads(answer[2])
-            self._quick_create(api["apiId"], request, region)
+            api_id = json.loads(answer[2])["apiId"]
+            refused = self._quick_create(api_id, request, region)
+            if refused is not None:
+                # all or nothing, as one CreateApi call: no half-built API is left behind
+                self._moto("DELETE", f"/v2/apis/{api_id}", None, region)
+                self._forget(api_id)
+                return refused
         return self._rewrite(answer)
 
-    def _quick_create(self, api_id: str, request: dict[str, Any], region: str) -> None:
-        """What AWS adds for ``Target``: a proxy integration, the route, the $default stage."""
+    def _quick_create(self, api_id: str, request: dict[str, Any], region: str) -> Answer | None:
+        """What AWS adds for ``Target``: a proxy integration, the route, the $default stage.
+        None when all were made; else moto's answer to the step it refused."""
         target = str(request["target"])
         integration: dict[str, Any] = {"integrationUri": target}
         if target.startswith("arn:"):
@@ -143,21 +150,20 @@ class HttpApis:
         if request.get("credentialsArn"):
             integration["credentialsArn"] = request["credentialsArn"]
         created = self._moto("POST", f"/v2/apis/{api_id}/integrations", integration, region)
-        self._moto(
-            "POST",
-            f"/v2/apis/{api_id}/routes",
-            {
-                "routeKey": request.get("routeKey") or "$default",
-                "target": f"integrations/{created['integrationId']}",
-            },
-            region,
-        )
-        self._moto(
-            "POST",
-            f"/v2/apis/{api_id}/stages",
-            {"stageName": "$default", "autoDeploy": True},
-            region,
-        )
+        if not created[0].startswith("2"):
+            return created
+        route = {
+            "routeKey": request.get("routeKey") or "$default",
+            "target": f"integrations/{json.loads(created[2])['integrationId']}",
+        }
+        for path, body in (
+            (f"/v2/apis/{api_id}/routes", route),
+            (f"/v2/apis/{api_id}/stages", {"stageName": "$default", "autoDeploy": True}),
+        ):
+            answer = self._moto("POST", path, body, region)
+            if not answer[0].startswith("2"):
+                return answer
+        return None
 
     def _deploy(self, api_id: str, region: str) -> Answer:
         """moto has no deployments; every stage already serves the current routes."""
@@ -174,17 +180,16 @@ class HttpApis:
             },
         )
 
-    def _moto(self, method: str, path: str, body: dict[str, Any], region: str) -> dict[str, Any]:
+    def _moto(self, method: str, path: str, body: dict[str, Any] | None, region: str) -> Answer:
+        """One API Gateway v2 call to moto, made by the local cloud itself."""
+        raw = b"" if body is None else json.dumps(body).encode()
         environ = internal.environ_for(
-            method, path, json.dumps(body).encode(), region, {"Content-Type": "application/json"}
+            method, path, raw, region, {"Content-Type": "application/json"}
         )
         environ["HTTP_AUTHORIZATION"] = environ["HTTP_AUTHORIZATION"].replace(
             "/sqs/", "/apigateway/"
         )
-        status, _headers, raw = call(self.gateway.moto_app, environ)
-        if not status.startswith("2"):
-            raise RuntimeError(f"moto refused {method} {path}: {status} {raw[:200]!r}")
-        return json.loads(raw or b"{}")
+        return call(self.gateway.moto_app, environ)
 
     def _rewrite(self, answer: Answer) -> Answer:
         """Replace moto's public ``apiEndpoint`` with the local one."""
@@ -209,11 +214,14 @@ class HttpApis:
     def _forget(self, api_id: str) -> None:
         with self._lock:
             self._apis.pop(api_id, None)
+            self._generation[api_id] = self._generation.get(api_id, 0) + 1
 
     def _api(self, api_id: str) -> _Api | None:
         api = self._apis.get(api_id)
         if api is not None and MotoApis.exists(api.account, api.region, api_id):
             return api  # (moto's state can also be reset without a /v2/ call)
+        with self._lock:
+            generation = self._generation.get(api_id, 0)
         where = MotoApis.find(api_id)
         if where is None:
             return None
@@ -222,7 +230,10 @@ class HttpApis:
             return None
         api = _Api(api_id, where[0], where[1], described)
         with self._lock:
-            self._apis[api_id] = api
+            # A control call while moto was read may have changed what was read: serve it,
+            # but do not keep it.
+            if self._generation.get(api_id, 0) == generation:
+                self._apis[api_id] = api
         return api
 
     # --- data plane ------------------------------------------------------------------------
