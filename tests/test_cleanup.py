@@ -9,6 +9,7 @@ import zipfile
 import pytest
 from conftest import make_local
 
+from workshop.apis import QUEUE_POLLING_ACTIONS
 from workshop.backends import LocalBackend
 
 
@@ -35,7 +36,13 @@ def create_everything(cloud: LocalBackend) -> None:
         PolicyDocument=json.dumps(
             {
                 "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}],
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["sqs:SendMessage", *QUEUE_POLLING_ACTIONS],
+                        "Resource": "*",
+                    }
+                ],
             }
         ),
     )

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.parser.models import SqsModel
 from botocore.exceptions import ClientError
 from conftest import zipped
 
+from workshop.apis import QUEUE_POLLING_ACTIONS
 from workshop.local.server import LocalServer
 from workshop.local.sqs_events import messages_to_keep
 
@@ -89,11 +90,24 @@ class Setup:
         self.sqs = cloud.client("sqs")
         self.aws_lambda = cloud.client("lambda")
         self.out = tmp_path / "events.jsonl"
-        self.role = cloud.client("iam").create_role(
+        iam = cloud.client("iam")
+        self.role = iam.create_role(
             RoleName=cloud.name("esm-role"),
             AssumeRolePolicyDocument="{}",
             Tags=cloud.tag_list(),
         )["Role"]["Arn"]
+        iam.put_role_policy(  # what a mapping's function needs to poll every queue here
+            RoleName=cloud.name("esm-role"),
+            PolicyName="poll",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Action": QUEUE_POLLING_ACTIONS, "Resource": "*"}
+                    ],
+                }
+            ),
+        )
         self.mappings: list[str] = []
 
     def queue(
@@ -126,12 +140,11 @@ class Setup:
         self.aws_lambda.create_function(
             FunctionName=name,
             Runtime="python3.12",
-            Role=self.role,
             Handler=f"{module}.handler",
             Code={"ZipFile": zipped(module)},
             Tags=self.cloud.tags,
             Environment={"Variables": {"OUT": str(self.out), **(variables or {})}},
-            **{"Timeout": 3, "MemorySize": 128, **settings},
+            **{"Role": self.role, "Timeout": 3, "MemorySize": 128, **settings},
         )
         return name
 
@@ -697,6 +710,48 @@ def test_cleanup_deletes_the_mapping_and_stops_its_pollers(esm, cloud):
     wait_until(lambda: not esm_threads(uuid), 2)
     listed = esm.aws_lambda.list_event_source_mappings(EventSourceArn=arn)
     assert listed["EventSourceMappings"] == []
+
+
+def test_the_function_role_must_be_allowed_to_poll_the_queue(esm, cloud):
+    iam = cloud.client("iam")
+    role = iam.create_role(
+        RoleName=cloud.name("no-poll"), AssumeRolePolicyDocument="{}", Tags=cloud.tag_list()
+    )["Role"]
+    _url, arn = esm.queue()
+    function = esm.function(Role=role["Arn"])
+    create = esm.aws_lambda.create_event_source_mapping
+
+    def grant(actions: list[str], effect: str = "Allow", name: str = "poll") -> None:
+        statement = {"Effect": effect, "Action": actions, "Resource": arn}
+        iam.put_role_policy(
+            RoleName=role["RoleName"],
+            PolicyName=name,
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+        )
+
+    def refusal() -> tuple[str, str]:
+        return error_of(lambda: create(EventSourceArn=arn, FunctionName=function))
+
+    missing = "The provided execution role does not have permissions to call {} on SQS"
+    assert refusal() == ("InvalidParameterValueException", missing.format("ReceiveMessage"))
+    grant(["sqs:ReceiveMessage"])
+    assert refusal()[1] == missing.format("DeleteMessage")
+    grant(["sqs:ReceiveMessage", "sqs:DeleteMessage"])
+    assert refusal()[1] == missing.format("GetQueueAttributes")
+    grant(["sqs:*"])
+    grant(["sqs:DeleteMessage"], effect="Deny", name="deny")  # a Deny wins
+    assert refusal()[1] == missing.format("DeleteMessage")
+    iam.delete_role_policy(RoleName=role["RoleName"], PolicyName="deny")
+    mapping = esm.mapping(arn, function, Enabled=False)
+    # switching the mapping to a function whose role may not poll is refused too
+    bare = iam.create_role(
+        RoleName=cloud.name("bare"), AssumeRolePolicyDocument="{}", Tags=cloud.tag_list()
+    )["Role"]["Arn"]
+    other = esm.function("probe", Role=bare)
+    code, message = error_of(
+        lambda: esm.aws_lambda.update_event_source_mapping(UUID=mapping["UUID"], FunctionName=other)
+    )
+    assert (code, message) == ("InvalidParameterValueException", missing.format("ReceiveMessage"))
 
 
 def test_create_and_update_checks_as_aws_makes_them(esm):

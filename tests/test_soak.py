@@ -106,7 +106,11 @@ def test_soak_http_api_sqs_lambda_with_failures_and_crashes(cloud, server, tmp_p
             {
                 "Version": "2012-10-17",
                 "Statement": [
-                    {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn}
+                    {
+                        "Effect": "Allow",
+                        "Action": ["sqs:SendMessage", *workshop_apis.QUEUE_POLLING_ACTIONS],
+                        "Resource": queue_arn,
+                    }
                 ],
             }
         ),

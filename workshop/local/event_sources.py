@@ -23,8 +23,9 @@ from urllib.parse import parse_qs, unquote
 
 from workshop.local import internal
 from workshop.local.aws_errors import SqsError
+from workshop.local.iam_policy import allowed
 from workshop.local.lambda_service import LambdaError
-from workshop.local.moto_state import MotoLambda
+from workshop.local.moto_state import MotoIam, MotoLambda
 from workshop.local.sqs_poller import MappingPollers, MappingSettings, PollerStats
 from workshop.local.wsgi import Answer, call, json_answer, read_body
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 
 PREFIX = "/2015-03-31/event-source-mappings"
 _STOP_WAIT_S = 10.0  # close(): longest wait for pollers finishing an invocation
+POLLING_ACTIONS = ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes")
+"""What a mapping's function role must be allowed on the queue (Lambda's SQS guide)."""
 _DELETED_STATS_KEPT = 100  # stats() still answers for the latest deleted mappings
 
 # The API's own bounds (Lambda's service model), checked before anything else.
@@ -154,8 +157,9 @@ class EventSourceMappings:
         batch_size = int(request.get("BatchSize") or 10)
         window = request.get("MaximumBatchingWindowInSeconds")
         _check_batching(batch_size, window, fifo)
-        function_arn, function_name, timeout = self._function(request["FunctionName"], region)
+        function_arn, function_name, timeout, role = self._function(request["FunctionName"], region)
         queue_url, visibility = self._queue(source)
+        _check_role(role, source)
         _check_timeouts(visibility, timeout)
         with self._creating:  # from the duplicate check until the mapping is known
             self._refuse_duplicate(source, function_arn, function_name)
@@ -246,8 +250,11 @@ class EventSourceMappings:
         _check_batching(batch_size, window, settings.fifo)
         function_arn, function_name = settings.function_arn, mapping.function_name
         if request.get("FunctionName"):
-            function_arn, function_name, timeout = self._function(request["FunctionName"], region)
+            function_arn, function_name, timeout, role = self._function(
+                request["FunctionName"], region
+            )
             _, visibility = self._queue(settings.queue_arn)
+            _check_role(role, settings.queue_arn)
             _check_timeouts(visibility, timeout)
         scaling = request.get("ScalingConfig", None)
         max_concurrency = (
@@ -319,8 +326,9 @@ class EventSourceMappings:
 
     # --- checks ----------------------------------------------------------------------------
 
-    def _function(self, name: str, region: str) -> tuple[str, str, int]:
-        """The function's ARN (qualified if the name is), its name and its timeout."""
+    def _function(self, name: str, region: str) -> tuple[str, str, int, str]:
+        """The function's ARN (qualified if the name is), its name, its timeout and its
+        execution role."""
         base, qualifier = _name_and_qualifier(name)
         try:
             _, configuration, _ = self.gateway.lambdas.function(
@@ -332,7 +340,8 @@ class EventSourceMappings:
         arn = f"{arn}:function:{configuration['FunctionName']}"
         if qualifier and qualifier != "$LATEST":
             arn = f"{arn}:{qualifier}"
-        return arn, configuration["FunctionName"], int(configuration.get("Timeout") or 3)
+        timeout = int(configuration.get("Timeout") or 3)
+        return arn, configuration["FunctionName"], timeout, str(configuration.get("Role") or "")
 
     def _queue(self, arn: str) -> tuple[str, int]:
         """The queue's URL and visibility timeout; AWS's error if Lambda cannot read it."""
@@ -454,6 +463,18 @@ def _check_batching(batch_size: int, window: Any, fifo: bool) -> None:
             "Maximum batch window in seconds must be greater than 0 if maximum batch size is "
             "greater than 10"
         )
+
+
+def _check_role(role_arn: str, queue_arn: str) -> None:
+    """Lambda polls with the function's execution role: AWS refuses a mapping whose role may not
+    receive from, delete from and read the attributes of the queue."""
+    parts = role_arn.split(":")
+    documents = (MotoIam(parts[4]).role_policies(role_arn) if len(parts) > 4 else None) or []
+    for action in POLLING_ACTIONS:
+        if not allowed(documents, f"sqs:{action}", queue_arn):
+            raise _invalid(
+                f"The provided execution role does not have permissions to call {action} on SQS"
+            )
 
 
 def _check_timeouts(visibility: int, timeout: int) -> None:

@@ -10,11 +10,9 @@ A value is static text, a selection expression (``$request.body.order.id``), or 
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 import uuid
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -97,41 +95,6 @@ def queue_arn(queue_url: str, region: str) -> str:
     parts = urlparse(queue_url).path.strip("/").split("/")
     account, name = [*parts, "", ""][:2]
     return f"arn:aws:sqs:{region}:{account}:{name}"
-
-
-def allowed(documents: list[dict[str, Any]], action: str, resource: str) -> bool:
-    """Whether identity policies allow ``action`` on ``resource``: an Allow that matches and no
-    Deny that does (IAM's evaluation, without conditions)."""
-    verdict = False
-    for document in documents:
-        statements = document.get("Statement", [])
-        if isinstance(statements, dict):
-            statements = [statements]
-        for statement in statements:
-            if not isinstance(statement, dict):
-                continue
-            if not (
-                _any_match(statement.get("Action"), action, case=False)
-                and _any_match(statement.get("Resource"), resource, case=True)
-            ):
-                continue
-            if statement.get("Effect") == "Deny":
-                return False
-            if statement.get("Effect") == "Allow":
-                verdict = True
-    return verdict
-
-
-def _any_match(patterns: Any, value: str, *, case: bool) -> bool:
-    if isinstance(patterns, str):
-        patterns = [patterns]
-    if not isinstance(patterns, list):
-        return False
-    match: Callable[[str, str], bool] = fnmatch.fnmatchcase
-    if not case:
-        value = value.lower()
-        return any(match(value, str(p).lower()) for p in patterns)
-    return any(match(value, str(p)) for p in patterns)
 
 
 def send_result(result: dict[str, Any]) -> dict[str, Any]:

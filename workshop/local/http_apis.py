@@ -41,12 +41,12 @@ from workshop.local.http_api_events import (
 from workshop.local.http_api_routes import RouteTable, split_stage
 from workshop.local.http_api_sqs import (
     MappingError,
-    allowed,
     error_result,
     queue_arn,
     send_message_params,
     send_result,
 )
+from workshop.local.iam_policy import allowed
 from workshop.local.lambda_service import INIT_LIMIT_S, LambdaError
 from workshop.local.moto_state import MotoApis, MotoIam, MotoLambda
 from workshop.local.wsgi import Answer, call, read_body
