@@ -285,8 +285,6 @@ def test_event_is_built_as_lambda_builds_it(esm, cloud):
 def test_fifo_records_carry_group_sequence_and_deduplication(esm):
     url, arn = esm.queue(fifo=True)
     function = esm.function()
-    # explicit deduplication ids: moto numbers only those messages (content-based ones get
-    # no SequenceNumber there)
     for n in range(3):
         esm.sqs.send_message(
             QueueUrl=url,

@@ -111,6 +111,31 @@ def test_fifo_explicit_deduplication_id_wins_and_batches_deduplicate_too(cloud, 
 # --- message move tasks --------------------------------------------------------------------
 
 
+def test_every_fifo_message_gets_an_increasing_sequence_number(cloud, sqs):
+    url = cloud.create_queue("numbered", fifo=True, ContentBasedDeduplication="true")
+    numbers = [
+        sqs.send_message(QueueUrl=url, MessageBody="0", MessageGroupId="g")["SequenceNumber"],
+        sqs.send_message(
+            QueueUrl=url, MessageBody="1", MessageGroupId="g", MessageDeduplicationId="d1"
+        )["SequenceNumber"],
+    ]
+    batch = sqs.send_message_batch(
+        QueueUrl=url,
+        Entries=[{"Id": str(n), "MessageBody": str(n), "MessageGroupId": "g"} for n in (2, 3)],
+    )
+    numbers += [entry["SequenceNumber"] for entry in batch["Successful"]]
+    assert all(len(n) == 20 and n.isdigit() for n in numbers), numbers
+    assert [int(n) for n in numbers] == sorted(int(n) for n in numbers)
+    assert len(set(numbers)) == 4
+    # a duplicate within the window is answered with the first copy's number
+    again = sqs.send_message(QueueUrl=url, MessageBody="0", MessageGroupId="g")
+    assert again["SequenceNumber"] == numbers[0]
+    received = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["SequenceNumber"]
+    )["Messages"]
+    assert [m["Attributes"]["SequenceNumber"] for m in received] == numbers
+
+
 def test_a_fifo_group_comes_back_in_order_after_its_visibility_timeout(cloud, sqs):
     url = cloud.create_queue("fifo-order", fifo=True)
     for n in range(3):

@@ -9,6 +9,7 @@ does). Pinned to moto 5.2.x; everything that touches a private attribute of moto
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import time
 from typing import Any
@@ -18,6 +19,9 @@ from moto.sqs.models import sqs_backends
 
 from workshop.local.aws_errors import SqsError
 from workshop.local.sqs_limits import DeletedQueues, QueueView
+
+_SEQUENCE = itertools.count(1)  # shared by every FIFO queue: increasing everywhere
+_SEQUENCE_BASE, _SEQUENCE_STEP = 18_000_000_000_000_000_000, 65_536
 
 
 def _gone() -> SqsError:
@@ -127,6 +131,30 @@ class MotoQueues:
             latest = max(m.visible_at for m in batch)
             for message in batch:
                 message.visible_at = latest
+
+    def number(self, queue_url: str, message_ids: list[str]) -> dict[str, str]:
+        """Give FIFO messages just sent their ``SequenceNumber``, in the order given.
+
+        AWS numbers every FIFO message, increasing within a group; moto numbers only those sent
+        with an explicit deduplication id, and at random. Ours are 20 digits, increasing and
+        not consecutive, like AWS's.
+        """
+        queue = self._find(queue_url)
+        if queue is None:
+            return {}
+        wanted, found = set(message_ids), {}
+        for message in reversed(list(queue._messages)):  # just sent: at the end
+            if message.id in wanted:
+                found[message.id] = message
+                if len(found) == len(wanted):
+                    break
+        numbers = {}
+        for message_id in message_ids:
+            if message_id in found:
+                number = f"{_SEQUENCE_BASE + next(_SEQUENCE) * _SEQUENCE_STEP:020d}"
+                found[message_id].sequence_number = number
+                numbers[message_id] = number
+        return numbers
 
     def first_receive(self, queue_url: str, receipt_handle: str) -> float | None:
         queue = self._find(queue_url)

@@ -146,15 +146,22 @@ class SqsFrontEnd:
             group = message.get("MessageGroupId") if view.deduplication_per_group else None
             return (identity, group, dedup)
 
+        # Sent and numbered before any receive can see the messages unnumbered.
+        lock = self._receive_lock(identity)
         if action == "SendMessage":
             key = window_key(params)
             first = self.dedup.first_copy(key) if key else None
             if first is not None:
                 return _json(first.response)
-            answer = _forward(self.moto_app, environ, params)
-            if key and answer[0].startswith("200"):
-                self.dedup.remember(key, _first_copy_fields(json.loads(answer[2])))
-            return answer
+            with lock:
+                answer = _forward(self.moto_app, environ, params)
+                if not answer[0].startswith("200"):
+                    return answer
+                sent = json.loads(answer[2])
+                sent["SequenceNumber"] = queues.number(url, [sent["MessageId"]])[sent["MessageId"]]
+            if key:
+                self.dedup.remember(key, _first_copy_fields(sent))
+            return _json(sent)
 
         fresh, repeats = [], []
         for entry in params["Entries"]:
@@ -163,15 +170,19 @@ class SqsFrontEnd:
             (repeats if first else fresh).append((entry, key, first))
         result: dict[str, Any] = {"Successful": [], "Failed": list(checked.failed)}
         if fresh:
-            status, headers, raw = _forward(
-                self.moto_app, environ, {**params, "Entries": [e for e, _, _ in fresh]}
-            )
-            if not status.startswith("200"):
-                return status, headers, raw
-            moto = json.loads(raw)
+            with lock:
+                status, headers, raw = _forward(
+                    self.moto_app, environ, {**params, "Entries": [e for e, _, _ in fresh]}
+                )
+                if not status.startswith("200"):
+                    return status, headers, raw
+                moto = json.loads(raw)
+                sent = moto.get("Successful", [])
+                numbers = queues.number(url, [entry["MessageId"] for entry in sent])
             result["Failed"] += moto.get("Failed", [])
             keys = {e["Id"]: k for e, k, _ in fresh}
-            for entry in moto.get("Successful", []):
+            for entry in sent:
+                entry["SequenceNumber"] = numbers[entry["MessageId"]]
                 if keys.get(entry["Id"]):
                     self.dedup.remember(keys[entry["Id"]], _first_copy_fields(entry))
                 result["Successful"].append(entry)
