@@ -173,6 +173,30 @@ def test_the_messages_of_one_receive_come_back_together(cloud, sqs):
         batch = again
 
 
+def test_quick_counts_follow_moto_s_own_rules(cloud, sqs):
+    """The local cloud counts messages with one clock reading (sends stay fast as a queue
+    fills); the counts must be what moto's per-message checks give."""
+    from moto.sqs.models import sqs_backends
+
+    url = cloud.create_queue("counts")
+    for n in range(5):
+        sqs.send_message(QueueUrl=url, MessageBody=str(n))
+    for n in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=f"later {n}", DelaySeconds=60)
+    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, VisibilityTimeout=60)
+    queue = sqs_backends["123456789012"]["us-east-1"].queues[url.rsplit("/", 1)[-1]]
+    every = list(queue._messages)
+    assert queue.messages == [m for m in every if m.visible and not m.delayed]
+    assert queue.approximate_number_of_messages_not_visible == sum(not m.visible for m in every)
+    assert queue.approximate_number_of_messages_delayed == sum(m.delayed for m in every)
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert (
+        counts["ApproximateNumberOfMessages"],
+        counts["ApproximateNumberOfMessagesNotVisible"],
+        counts["ApproximateNumberOfMessagesDelayed"],
+    ) == ("3", "2", "3")
+
+
 def test_concurrent_receives_never_share_a_message(cloud, sqs):
     url = cloud.create_queue("no-share")
     for start in range(0, 200, 10):

@@ -28,6 +28,39 @@ def _gone() -> SqsError:
     return SqsError("QueueDoesNotExist", "The specified queue does not exist.")
 
 
+def count_queues_quickly() -> None:
+    """Make moto count a queue's messages with one clock reading instead of two per message.
+
+    moto's SendMessage builds every queue attribute, counts included, to read one setting, and
+    each message's visibility check reads the clock through ``datetime``: a send took 27 ms
+    with 2,000 messages queued, growing with the queue. The counts below are moto's own rules
+    (visible: ``now > visible_at``; delayed: ``now < delayed_until``) with the clock read once.
+    Idempotent.
+    """
+    from moto.core.utils import unix_time_millis
+    from moto.sqs.models import Queue
+
+    if getattr(Queue, "_workshop_counts", False):
+        return
+
+    def messages(self) -> list:
+        now = unix_time_millis()
+        return [m for m in self._messages if now > m.visible_at and now >= m.delayed_until]
+
+    def not_visible(self) -> int:
+        now = unix_time_millis()
+        return sum(1 for m in self._messages if not now > m.visible_at)
+
+    def delayed(self) -> int:
+        now = unix_time_millis()
+        return sum(1 for m in self._messages if now < m.delayed_until)
+
+    Queue.messages = property(messages)
+    Queue.approximate_number_of_messages_not_visible = property(not_visible)
+    Queue.approximate_number_of_messages_delayed = property(delayed)
+    Queue._workshop_counts = True
+
+
 class MotoQueues:
     """:class:`workshop.local.sqs_limits.QueueState` and more, over moto's SQS backend for one
     region."""

@@ -23,7 +23,7 @@ from typing import Any
 
 from workshop.local.aws_errors import SqsError
 from workshop.local.fifo_dedup import DeduplicationWindow, deduplication_id
-from workshop.local.moto_state import MotoQueues
+from workshop.local.moto_state import MotoQueues, count_queues_quickly
 from workshop.local.move_tasks import MessageMoveTasks
 from workshop.local.realism import Realism
 from workshop.local.sqs_limits import Checked, DeletedQueues, check_request
@@ -32,6 +32,7 @@ from workshop.local.wsgi import Answer, WsgiApp, call, json_answer
 
 class SqsFrontEnd:
     def __init__(self, moto_app: WsgiApp):
+        count_queues_quickly()
         self.moto_app = moto_app
         self.deleted_queues = DeletedQueues()
         self.realism = Realism()
