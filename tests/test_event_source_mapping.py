@@ -155,6 +155,16 @@ class Setup:
         self.mappings.append(mapping["UUID"])
         return mapping
 
+    def windowed(self, queue_arn: str, function: str, *, batch_size: int, window: int) -> dict:
+        """A mapping that gathers batches for ``window`` seconds, with two pollers at most."""
+        return self.mapping(
+            queue_arn,
+            function,
+            BatchSize=batch_size,
+            MaximumBatchingWindowInSeconds=window,
+            ScalingConfig={"MaximumConcurrency": 2},
+        )
+
     def send(self, url: str, messages: list[dict], **extra) -> list[str]:
         ids = []
         for start in range(0, len(messages), 10):
@@ -321,13 +331,7 @@ def test_batching_window_gathers_past_ten_messages(esm):
     function = esm.function()
     esm.send(url, [{"n": n} for n in range(25)])
     started = time.monotonic()
-    esm.mapping(
-        arn,
-        function,
-        BatchSize=100,
-        MaximumBatchingWindowInSeconds=2,
-        ScalingConfig={"MaximumConcurrency": 2},
-    )
+    esm.windowed(arn, function, batch_size=100, window=2)
     wait_until(lambda: distinct(esm.out) == 25, 10)
     elapsed = time.monotonic() - started
     sizes = sorted(len(e["event"]["Records"]) for e in events(esm.out))
@@ -342,13 +346,7 @@ def test_a_window_longer_than_the_visibility_timeout_never_repeats_a_message(esm
     function = esm.function(Timeout=1)
     esm.send(url, [{"n": 0}])
     started = time.monotonic()
-    esm.mapping(
-        arn,
-        function,
-        BatchSize=100,
-        MaximumBatchingWindowInSeconds=10,
-        ScalingConfig={"MaximumConcurrency": 2},
-    )
+    esm.windowed(arn, function, batch_size=100, window=10)
     wait_until(lambda: records(esm.out), 8)
     # invoked before the message could reappear (3 s), not after the 10 s window
     assert time.monotonic() - started < 4
@@ -361,13 +359,7 @@ def test_full_batch_does_not_wait_for_the_window(esm):
     function = esm.function()
     esm.send(url, [{"n": n} for n in range(40)])  # two pollers: 20 each fills both batches
     started = time.monotonic()
-    esm.mapping(
-        arn,
-        function,
-        BatchSize=20,
-        MaximumBatchingWindowInSeconds=30,
-        ScalingConfig={"MaximumConcurrency": 2},
-    )
+    esm.windowed(arn, function, batch_size=20, window=30)
     wait_until(lambda: distinct(esm.out) == 40, 10)
     assert time.monotonic() - started < 10  # far less than the 30 s window
     assert sorted(len(e["event"]["Records"]) for e in events(esm.out)) == [20, 20]
@@ -648,13 +640,7 @@ def test_enable_right_after_disable_keeps_polling(esm):
 def test_a_batch_in_hand_when_disabled_is_still_processed(esm):
     url, arn = esm.queue()
     function = esm.function()
-    mapping = esm.mapping(
-        arn,
-        function,
-        BatchSize=50,
-        MaximumBatchingWindowInSeconds=5,
-        ScalingConfig={"MaximumConcurrency": 2},
-    )
+    mapping = esm.windowed(arn, function, batch_size=50, window=5)
     esm.send(url, [{"n": n} for n in range(3)])
     time.sleep(0.5)  # gathering: the window has 4.5 s to go
     esm.aws_lambda.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
@@ -670,13 +656,13 @@ def test_update_changes_settings_and_delete_stops_the_pollers(esm):
     answer = esm.aws_lambda.update_event_source_mapping(
         UUID=uuid,
         BatchSize=50,
-        MaximumBatchingWindowInSeconds=1,
+        MaximumBatchingWindowInSeconds=2,  # long enough for three sends on a busy machine
         ScalingConfig={"MaximumConcurrency": 2},
         FunctionResponseTypes=["ReportBatchItemFailures"],
     )
     assert answer["State"] == "Updating"
     got = esm.aws_lambda.get_event_source_mapping(UUID=uuid)
-    assert (got["BatchSize"], got["MaximumBatchingWindowInSeconds"]) == (50, 1)
+    assert (got["BatchSize"], got["MaximumBatchingWindowInSeconds"]) == (50, 2)
     assert got["ScalingConfig"] == {"MaximumConcurrency": 2}
     assert got["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     listed = esm.aws_lambda.list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"]
@@ -685,7 +671,7 @@ def test_update_changes_settings_and_delete_stops_the_pollers(esm):
     assert [m["UUID"] for m in by_arn["EventSourceMappings"]] == [uuid]
     wait_until(lambda: len(esm_threads(uuid)) == 2, 3)  # the idle extra pollers retired
     esm.send(url, [{"n": n} for n in range(25)])  # two pollers: one gathers more than 10
-    wait_until(lambda: distinct(esm.out) == 25, 5)
+    wait_until(lambda: distinct(esm.out) == 25, 8)
     assert max(len(e["event"]["Records"]) for e in events(esm.out)) > 10
     assert esm.aws_lambda.delete_event_source_mapping(UUID=uuid)["State"] == "Deleting"
     wait_until(lambda: not esm_threads(uuid), 2)
