@@ -125,3 +125,25 @@ def test_environments_end_when_their_kernel_is_killed():
     while running(pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert running(pids) == [], json.dumps(pids)
+
+
+def test_a_runtime_client_killed_mid_request_leaves_no_traceback(capsys):
+    """SIGKILL is how environments end in several experiments; the Runtime API server must not
+    print a traceback for the connection the dead client dropped, but must for a real bug."""
+    from workshop.local.runtime_api import _Server
+
+    server = _Server(("127.0.0.1", 0), object)
+    try:
+        for error in (ConnectionResetError(104, "reset"), BrokenPipeError(32, "pipe")):
+            try:
+                raise error
+            except OSError:
+                server.handle_error(None, ("127.0.0.1", 1))
+        assert capsys.readouterr().err == ""
+        try:
+            raise ValueError("a bug of ours")
+        except ValueError:
+            server.handle_error(None, ("127.0.0.1", 1))
+        assert "ValueError: a bug of ours" in capsys.readouterr().err
+    finally:
+        server.server_close()

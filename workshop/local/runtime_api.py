@@ -13,6 +13,7 @@ invoke on a keep-alive connection (Nagle plus delayed ACK), hence one write with
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -54,13 +55,23 @@ class RuntimeListener(Protocol):
     def init_failed(self, body: bytes) -> None: ...
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """A runtime client killed mid-request (a crash, a timeout, SIGKILL) is an expected
+        end of an environment, already reported as the invocation's outcome: no traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class RuntimeApiServer:
     """An HTTP server speaking the Runtime API to one environment's runtime client."""
 
     def __init__(self, listener: RuntimeListener):
         handler = type("Handler", (_Handler,), {"listener": listener})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), handler)
         # A short poll interval: retiring an environment (a timeout, a configuration change)
         # waits for this loop to notice, and the caller is waiting too.
         self._thread = threading.Thread(
