@@ -151,11 +151,65 @@ def test_quick_create_adds_integration_route_and_stage(cloud, function):
     assert call(api["ApiEndpoint"] + "/other")[::2] == (404, b'{"message":"Not Found"}')
 
 
-def test_deployment_is_answered(cloud):
+def test_a_stage_serves_its_deployment_and_auto_deploy_serves_every_change(cloud, function):
+    name, arn = function()
+    api, integration_id = explicit_api(cloud, arn, ["GET /one"])
+    api_id, base = api["ApiId"], api["ApiEndpoint"]
+    allow(cloud, name, api_id)
     apis = cloud.client("apigatewayv2")
-    api = apis.create_api(Name=cloud.name("deploy"), ProtocolType="HTTP", Tags=cloud.tags)
-    deployment = apis.create_deployment(ApiId=api["ApiId"])
-    assert deployment["DeploymentStatus"] == "DEPLOYED"
+    apis.create_stage(ApiId=api_id, StageName="prod")
+    apis.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    assert call(base + "/prod/one")[0] == 404, "never deployed: nothing to serve"
+    assert "DeploymentId" not in apis.get_stage(ApiId=api_id, StageName="prod")
+    assert call(base + "/one")[0] == 200
+
+    first = apis.create_deployment(ApiId=api_id, StageName="prod", Description="first")
+    assert (first["DeploymentStatus"], first["Description"]) == ("DEPLOYED", "first")
+    assert apis.get_stage(ApiId=api_id, StageName="prod")["DeploymentId"] == first["DeploymentId"]
+    assert call(base + "/prod/one")[0] == 200
+
+    apis.create_route(ApiId=api_id, RouteKey="GET /two", Target=f"integrations/{integration_id}")
+    assert call(base + "/two")[0] == 200, "auto-deploy releases the change at once"
+    assert call(base + "/prod/two")[0] == 404, "prod still serves its snapshot"
+    second = apis.create_deployment(ApiId=api_id)["DeploymentId"]
+    assert call(base + "/prod/two")[0] == 404, "a deployment to no stage changes no stage"
+    updated = apis.update_stage(ApiId=api_id, StageName="prod", DeploymentId=second)
+    assert updated["DeploymentId"] == second
+    assert call(base + "/prod/two")[0] == 200
+    apis.create_route(ApiId=api_id, RouteKey="GET /three", Target=f"integrations/{integration_id}")
+    assert call(base + "/prod/three")[0] == 404
+    updated = apis.update_stage(
+        ApiId=api_id, StageName="prod", AutoDeploy=True, StageVariables={"color": "green"}
+    )
+    assert updated["AutoDeploy"] is True and updated["StageVariables"] == {"color": "green"}
+    assert call(base + "/prod/three")[0] == 200, "auto-deploy turned on: the API as it is now"
+
+    listed = [d["DeploymentId"] for d in apis.get_deployments(ApiId=api_id)["Items"]]
+    assert sorted(listed) == sorted([first["DeploymentId"], second])
+    assert apis.get_deployment(ApiId=api_id, DeploymentId=second)["DeploymentId"] == second
+    for attempt, message in [
+        (
+            lambda: apis.get_deployment(ApiId=api_id, DeploymentId="nope"),
+            "Invalid Deployment identifier specified nope",
+        ),
+        (
+            lambda: apis.update_stage(ApiId=api_id, StageName="prod", DeploymentId="nope"),
+            "Invalid Deployment identifier specified nope",
+        ),
+        (
+            lambda: apis.create_deployment(ApiId=api_id, StageName="missing"),
+            "Invalid stage identifier specified",
+        ),
+        (
+            lambda: apis.update_stage(ApiId=api_id, StageName="missing", Description="x"),
+            "Invalid stage identifier specified",
+        ),
+    ]:
+        with pytest.raises(ClientError) as refused:
+            attempt()
+        assert refused.value.response["Error"] == {"Code": "NotFoundException", "Message": message}
+    apis.delete_stage(ApiId=api_id, StageName="prod")
+    assert call(base + "/prod/one")[0] == 404
 
 
 # --- payload format 2.0 ----------------------------------------------------------------------

@@ -4,8 +4,8 @@
   notebook code that calls ``ApiEndpoint + "/hello"`` runs unchanged on both backends.
 - Quick create (``create_api(Target=...)``) adds what AWS adds and moto does not: the
   ``AWS_PROXY`` integration (payload 2.0), the route and the auto-deployed ``$default`` stage.
-- Simplified: every stage serves the API's current routes and integrations, as an
-  auto-deploy stage does; ``create_deployment`` answers DEPLOYED and snapshots nothing.
+- A stage with ``AutoDeploy`` serves the API's current routes and integrations; any other stage
+  serves the snapshot its deployment took (:mod:`http_api_deployments`), and nothing before one.
 - Each API's routes, integrations and stages are read once and cached; any ``/v2/`` control
   call for that API (which passes through :meth:`HttpApis.control`) drops the cache.
 - Served: Lambda proxy integrations (payload 2.0 and 1.0) and the SQS-SendMessage integration.
@@ -21,13 +21,14 @@ import os
 import re
 import threading
 import time
-import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from workshop.local import internal
 from workshop.local.aws_errors import SqsError
+from workshop.local.http_api_deployments import Deployments
 from workshop.local.http_api_events import (
     ApiRequest,
     MalformedResponse,
@@ -49,7 +50,7 @@ from workshop.local.http_api_sqs import (
 from workshop.local.iam_policy import allowed
 from workshop.local.lambda_service import INIT_LIMIT_S, LambdaError
 from workshop.local.moto_state import MotoApis, MotoIam, MotoLambda
-from workshop.local.wsgi import Answer, call, read_body
+from workshop.local.wsgi import Answer, call, json_answer, read_body
 
 if TYPE_CHECKING:
     from workshop.local.gateway import Gateway
@@ -65,17 +66,38 @@ _LAMBDA_PATH = re.compile(
 _INVALID = frozenset("\x00\r\n")
 
 
-class _Api:
-    """What serving one API needs, read once from moto."""
+class _Served:
+    """The routes and integrations one stage serves."""
 
-    def __init__(self, api_id: str, account: str, region: str, described: dict[str, Any]):
+    def __init__(self, routes: list[dict[str, Any]], integrations: list[dict[str, Any]]):
+        self.routes = RouteTable.build(routes)
+        self.integrations = {i["integrationId"]: i for i in integrations}
+
+
+class _Api:
+    """What serving one API needs, read once from moto (and its stages' deployments)."""
+
+    def __init__(
+        self,
+        api_id: str,
+        account: str,
+        region: str,
+        described: dict[str, Any],
+        deployments: Deployments,
+    ):
         self.api_id, self.account, self.region = api_id, account, region
         self.protocol = described["api"].get("protocolType")
-        self.routes = RouteTable.build(described["routes"])
-        self.integrations = {i["integrationId"]: i for i in described["integrations"]}
         self.stages = {s["stageName"]: s for s in described["stages"]}
         self.stage_names = set(self.stages)
         self.domain = f"{api_id}.execute-api.{region}.amazonaws.com"
+        current = _Served(described["routes"], described["integrations"])
+        self.served: dict[str, _Served] = {}  # by stage; a stage never deployed is missing
+        for name, stage in self.stages.items():
+            deployment = deployments.of_stage(api_id, name)
+            if stage.get("autoDeploy"):
+                self.served[name] = current
+            elif deployment is not None:
+                self.served[name] = _Served(deployment.routes, deployment.integrations)
 
 
 class HttpApis:
@@ -91,6 +113,7 @@ class HttpApis:
     def __init__(self, gateway: Gateway):
         self.gateway = gateway
         self._apis: dict[str, _Api] = {}
+        self.deployments = Deployments()
         self._generation: dict[str, int] = {}  # per API, bumped by every control call
         self._lock = threading.Lock()
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -111,11 +134,17 @@ class HttpApis:
         api_id = found["api"]
         self._forget(api_id)
         rest = (found["rest"] or "").rstrip("/")
-        if rest == "/deployments" and method == "POST":
-            return self._deploy(api_id, region)
-        answer = call(self.gateway.moto_app, environ)
-        self._forget(api_id)
-        return self._rewrite(answer)
+        try:
+            if rest.startswith("/deployments"):
+                return self._deployment_call(api_id, method, rest, environ)
+            if rest.startswith("/stages"):
+                return self._stage_call(api_id, method, rest, environ)
+            answer = call(self.gateway.moto_app, environ)
+            if not rest and method == "DELETE" and answer[0].startswith("2"):
+                self.deployments.forget(api_id)
+            return self._rewrite(answer)
+        finally:
+            self._forget(api_id)
 
     def _create_api(self, environ: dict[str, Any], region: str) -> Answer:
         try:
@@ -165,20 +194,63 @@ class HttpApis:
                 return answer
         return None
 
-    def _deploy(self, api_id: str, region: str) -> Answer:
-        """moto has no deployments; every stage already serves the current routes."""
-        if MotoApis.find(api_id) is None:
-            return _json(404, {"message": f"Invalid API identifier specified {api_id}"})
-        created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return _json(
-            201,
-            {
-                "autoDeployed": False,
-                "createdDate": created,
-                "deploymentId": uuid.uuid4().hex[:6],
-                "deploymentStatus": "DEPLOYED",
-            },
-        )
+    def _deployment_call(
+        self, api_id: str, method: str, rest: str, environ: dict[str, Any]
+    ) -> Answer:
+        """Create, list, get and delete deployments (moto has none)."""
+        where = MotoApis.find(api_id)
+        described = MotoApis.describe(*where, api_id) if where else None
+        if described is None:
+            return _v2_error(404, f"Invalid API identifier specified {api_id}")
+        if rest == "/deployments" and method == "POST":
+            request = _json_body(environ)
+            stage = request.get("stageName")
+            if stage and stage not in {s["stageName"] for s in described["stages"]}:
+                return _v2_error(404, "Invalid stage identifier specified")
+            deployment = self.deployments.create(api_id, described, request.get("description"))
+            if stage:
+                self.deployments.point(api_id, stage, deployment.deployment_id)
+            return json_answer(201, deployment.to_json())
+        if rest == "/deployments" and method == "GET":
+            return json_answer(200, {"items": [d.to_json() for d in self.deployments.all(api_id)]})
+        deployment_id = unquote(rest.removeprefix("/deployments/"))
+        deployment = self.deployments.get(api_id, deployment_id)
+        if deployment is None:
+            return _v2_error(404, f"Invalid Deployment identifier specified {deployment_id}")
+        if method == "DELETE":
+            self.deployments.delete(api_id, deployment_id)
+            return "204 No Content", [], b""
+        return json_answer(200, deployment.to_json())
+
+    def _stage_call(self, api_id: str, method: str, rest: str, environ: dict[str, Any]) -> Answer:
+        """Stage calls go to moto; the stage-to-deployment links are kept here."""
+        request = _json_body(environ) if method in ("POST", "PATCH") else {}
+        deployment_id = request.get("deploymentId")
+        if deployment_id and self.deployments.get(api_id, deployment_id) is None:
+            return _v2_error(404, f"Invalid Deployment identifier specified {deployment_id}")
+        name = unquote(rest.removeprefix("/stages").strip("/")) or request.get("stageName")
+        if method == "PATCH" and name:
+            where = MotoApis.find(api_id)
+            updated = MotoApis.update_stage(*where, api_id, name, request) if where else None
+            if updated is None:
+                return _v2_error(404, "Invalid stage identifier specified")
+            answer = json_answer(200, updated)
+        else:
+            answer = call(self.gateway.moto_app, environ)
+        if not answer[0].startswith("2"):
+            return answer
+        if name and method == "DELETE":
+            self.deployments.point(api_id, name, None)
+        elif name and deployment_id:
+            self.deployments.point(api_id, name, deployment_id)
+
+        def add_deployment_ids(item: dict[str, Any]) -> None:
+            if "stageName" in item:
+                linked = self.deployments.deployment_id_of(api_id, item["stageName"])
+                if linked:
+                    item["deploymentId"] = linked
+
+        return _edit_json(answer, add_deployment_ids)
 
     def _moto(self, method: str, path: str, body: dict[str, Any] | None, region: str) -> Answer:
         """One API Gateway v2 call to moto, made by the local cloud itself."""
@@ -193,19 +265,14 @@ class HttpApis:
 
     def _rewrite(self, answer: Answer) -> Answer:
         """Replace moto's public ``apiEndpoint`` with the local one."""
-        status, headers, raw = answer
-        if not status.startswith("2") or b"apiEndpoint" not in raw:
+        if b"apiEndpoint" not in answer[2]:
             return answer
-        try:
-            result = json.loads(raw)
-        except ValueError:
-            return answer
-        for item in result.get("items", [result]) if isinstance(result, dict) else []:
-            if isinstance(item, dict) and "apiEndpoint" in item and "apiId" in item:
+
+        def local_endpoint(item: dict[str, Any]) -> None:
+            if "apiEndpoint" in item and "apiId" in item:
                 item["apiEndpoint"] = self.endpoint_of(item["apiId"])
-        body = json.dumps(result).encode()
-        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-        return status, [*headers, ("Content-Length", str(len(body)))], body
+
+        return _edit_json(answer, local_endpoint)
 
     def endpoint_of(self, api_id: str) -> str:
         base = self.gateway.lambdas.endpoint_url or "http://127.0.0.1"
@@ -228,7 +295,7 @@ class HttpApis:
         described = MotoApis.describe(*where, api_id)
         if described is None:
             return None
-        api = _Api(api_id, where[0], where[1], described)
+        api = _Api(api_id, where[0], where[1], described, self.deployments)
         with self._lock:
             # A control call while moto was read may have changed what was read: serve it,
             # but do not keep it.
@@ -263,12 +330,15 @@ class HttpApis:
         if staged is None:
             return message_answer(404, "Not Found", request_id)
         stage, stage_path = staged
+        served = api.served.get(stage)
+        if served is None:  # a stage that was never deployed serves nothing
+            return message_answer(404, "Not Found", request_id)
         method = environ.get("REQUEST_METHOD", "GET").upper()
-        matched = api.routes.match(method, stage_path)
+        matched = served.routes.match(method, stage_path)
         if matched is None:
             return message_answer(404, "Not Found", request_id)
         route, parameters = matched
-        integration = api.integrations.get(route.integration_id or "")
+        integration = served.integrations.get(route.integration_id or "")
         if integration is None:
             return message_answer(404, "Not Found", request_id)
         request = ApiRequest(
@@ -431,6 +501,39 @@ class HttpApis:
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def _edit_json(answer: Answer, edit: Callable[[dict[str, Any]], None]) -> Answer:
+    """Apply ``edit`` to each resource of a successful control-plane answer (the answer itself,
+    or each of its ``items``)."""
+    status, headers, raw = answer
+    if not status.startswith("2"):
+        return answer
+    try:
+        result = json.loads(raw)
+    except ValueError:
+        return answer
+    for item in result.get("items", [result]) if isinstance(result, dict) else []:
+        if isinstance(item, dict):
+            edit(item)
+    body = json.dumps(result).encode()
+    headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+    return status, [*headers, ("Content-Length", str(len(body)))], body
+
+
+def _json_body(environ: dict[str, Any]) -> dict[str, Any]:
+    """A control call's JSON body ({} if there is none or it is not an object); moto can still
+    read it afterwards."""
+    try:
+        body = json.loads(read_body(environ) or b"{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _v2_error(status: int, message: str, code: str = "NotFoundException") -> Answer:
+    """An API Gateway v2 control-plane error, shaped as moto shapes its own."""
+    return json_answer(status, {"__type": code, "message": message}, [("x-amzn-ErrorType", code)])
 
 
 def _json(status: int, result: Any, request_id: str | None = None) -> Answer:

@@ -397,6 +397,17 @@ class MotoLambda:
 # --- API Gateway v2 and IAM ----------------------------------------------------------------
 
 
+_STAGE_FIELDS = {  # UpdateStage's members, as moto's Stage calls them
+    "accessLogSettings": "access_log_settings",
+    "autoDeploy": "auto_deploy",
+    "clientCertificateId": "client_certificate_id",
+    "defaultRouteSettings": "default_route_settings",
+    "description": "description",
+    "routeSettings": "route_settings",
+    "stageVariables": "stage_variables",
+}
+
+
 class MotoApis:
     """HTTP APIs as moto stores them, each part in the shape the API Gateway v2 API returns it
     (``routeKey``, ``integrationUri``, ``stageName``...)."""
@@ -433,6 +444,26 @@ class MotoApis:
             "integrations": [i.to_json() for i in list(api.integrations.values())],
             "stages": [stage.to_json() for stage in list(api.stages.values())],
         }
+
+    @staticmethod
+    def update_stage(
+        account: str, region: str, api_id: str, name: str, request: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """UpdateStage, which moto lacks; the stage as the API returns it, or None if there is
+        no such stage."""
+        from datetime import datetime
+
+        from moto.apigatewayv2.models import apigatewayv2_backends
+
+        api = apigatewayv2_backends[account][region].apis.get(api_id)
+        stage = api.stages.get(name) if api is not None else None
+        if stage is None:
+            return None
+        for member, attribute in _STAGE_FIELDS.items():
+            if member in request:
+                setattr(stage, attribute, request[member])
+        stage.updated = datetime.now()
+        return stage.to_json()
 
 
 class MotoIam:
