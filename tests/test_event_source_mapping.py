@@ -20,6 +20,7 @@ from conftest import zipped
 from workshop.apis import QUEUE_POLLING_ACTIONS
 from workshop.local.server import LocalServer
 from workshop.local.sqs_events import messages_to_keep
+from workshop.local.sqs_poller import MappingPollers, MappingSettings
 
 # --- helpers -----------------------------------------------------------------------------------
 
@@ -341,17 +342,36 @@ def test_batching_window_gathers_past_ten_messages(esm):
     assert len({r["messageId"] for r in records(esm.out)}) == 25
 
 
-def test_a_window_longer_than_the_visibility_timeout_never_repeats_a_message(esm):
-    url, arn = esm.queue(visibility=3)
-    function = esm.function(Timeout=1)
-    esm.send(url, [{"n": 0}])
-    started = time.monotonic()
-    esm.windowed(arn, function, batch_size=100, window=10)
-    wait_until(lambda: records(esm.out), 8)
-    # invoked before the message could reappear (3 s), not after the 10 s window
-    assert time.monotonic() - started < 4
-    wait_until(lambda: esm.depth(url) == 0, 3)
-    assert [len(e["event"]["Records"]) for e in events(esm.out)] == [1]
+def test_a_message_back_during_the_window_is_one_record_with_its_latest_receipt():
+    """A window longer than the visibility timeout lets a message come back while its batch is
+    gathered; the batch keeps one record of it, with the receipt handle that can delete it."""
+    settings = MappingSettings(
+        uuid="u",
+        queue_arn="arn:aws:sqs:us-east-1:123456789012:q",
+        queue_url="http://127.0.0.1/123456789012/q",
+        function_arn="arn:aws:lambda:us-east-1:123456789012:function:f",
+        batch_size=100,
+        window_s=0.3,
+    )
+    pollers = MappingPollers(None, settings)  # no gateway: its receives are scripted below
+
+    def message(message_id: str, receipt: str, count: str) -> dict:
+        attributes = {"ApproximateReceiveCount": count}
+        return {
+            "MessageId": message_id,
+            "ReceiptHandle": receipt,
+            "Body": "{}",
+            "Attributes": attributes,
+        }
+
+    script = [[message("1", "r1", "1")], [message("1", "r2", "2"), message("2", "r3", "1")]]
+    pollers._receive = lambda settings, want, wait: script.pop(0) if script else []
+    batch = pollers._gather()
+    assert [(m["MessageId"], m["ReceiptHandle"]) for m in batch.messages] == [
+        ("1", "r2"),
+        ("2", "r3"),
+    ]
+    assert batch.messages[0]["Attributes"]["ApproximateReceiveCount"] == "2"
 
 
 def test_full_batch_does_not_wait_for_the_window(esm):

@@ -108,6 +108,69 @@ def test_fifo_explicit_deduplication_id_wins_and_batches_deduplicate_too(cloud, 
     assert bodies == ["a", "c"]
 
 
+def test_a_batch_repeating_a_deduplication_id_enqueues_it_once(cloud, sqs):
+    url = cloud.create_queue("dedup-batch", fifo=True)
+    entries = [
+        {"Id": "1", "MessageBody": "a", "MessageGroupId": "g", "MessageDeduplicationId": "d1"},
+        {"Id": "2", "MessageBody": "b", "MessageGroupId": "g", "MessageDeduplicationId": "d1"},
+        {"Id": "3", "MessageBody": "c", "MessageGroupId": "g", "MessageDeduplicationId": "d2"},
+    ]
+    first = sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    assert [e["Id"] for e in first["Successful"]] == ["1", "2", "3"] and not first.get("Failed")
+    ids = [e["MessageId"] for e in first["Successful"]]
+    assert ids[0] == ids[1] != ids[2]
+    again = sqs.send_message_batch(QueueUrl=url, Entries=entries)  # all three are repeats now
+    assert [e["MessageId"] for e in again["Successful"]] == ids
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in received] == ["a", "c"]
+
+
+def test_simultaneous_copies_of_a_fifo_message_are_enqueued_once(cloud, sqs):
+    url = cloud.create_queue("dedup-race", fifo=True)
+    answers: list[str] = []
+
+    def send() -> None:
+        answers.append(
+            sqs.send_message(
+                QueueUrl=url, MessageBody="same", MessageGroupId="g", MessageDeduplicationId="d"
+            )["MessageId"]
+        )
+
+    threads = [threading.Thread(target=send) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert len(answers) == 12 and len(set(answers)) == 1, "every copy gets the first's answer"
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    assert counts["Attributes"]["ApproximateNumberOfMessages"] == "1"
+
+
+def test_group_scoped_deduplication_keeps_one_id_in_two_groups_and_its_dlq_too(cloud, sqs):
+    """With DeduplicationScope=messageGroup one id may be used in two groups; both messages
+    stay, also when both move to the FIFO dead-letter queue."""
+    dlq = cloud.create_queue("scoped-dlq", fifo=True)
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    url = cloud.create_queue(
+        "scoped",
+        fifo=True,
+        DeduplicationScope="messageGroup",
+        FifoThroughputLimit="perMessageGroupId",
+        RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1}),
+    )
+    for group in ("g1", "g2"):
+        sqs.send_message(
+            QueueUrl=url, MessageBody=group, MessageGroupId=group, MessageDeduplicationId="same"
+        )
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    assert sorted(m["Body"] for m in got["Messages"]) == ["g1", "g2"]
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    moved = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=2)
+    assert sorted(m["Body"] for m in moved.get("Messages", [])) == ["g1", "g2"]
+
+
 # --- message move tasks --------------------------------------------------------------------
 
 

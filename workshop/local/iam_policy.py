@@ -2,8 +2,8 @@
 acts with a role: API Gateway sending to SQS or invoking Lambda, Lambda polling a queue.
 
 An explicit Deny wins, else an Allow whose Action and Resource match (wildcards ``*`` and ``?``;
-actions case-insensitive). Conditions, permission boundaries and resource policies are not
-evaluated.
+actions case-insensitive; ``NotAction`` and ``NotResource`` match what they do not list).
+Conditions, permission boundaries and resource policies are not evaluated.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ def allowed(documents: list[dict[str, Any]], action: str, resource: str) -> bool
             if not isinstance(statement, dict):
                 continue
             if not (
-                _any_match(statement.get("Action"), action, case=False)
-                and _any_match(statement.get("Resource"), resource, case=True)
+                _covers(statement, "Action", action, case=False)
+                and _covers(statement, "Resource", resource, case=True)
             ):
                 continue
             if statement.get("Effect") == "Deny":
@@ -34,6 +34,16 @@ def allowed(documents: list[dict[str, Any]], action: str, resource: str) -> bool
             if statement.get("Effect") == "Allow":
                 verdict = True
     return verdict
+
+
+def _covers(statement: dict[str, Any], element: str, value: str, *, case: bool) -> bool:
+    """Whether a statement's ``Action`` (or ``Resource``) matches ``value``; with
+    ``NotAction`` (``NotResource``) instead, whether it does not."""
+    if element in statement:
+        return _any_match(statement[element], value, case=case)
+    if f"Not{element}" in statement:
+        return not _any_match(statement[f"Not{element}"], value, case=case)
+    return False
 
 
 def _any_match(patterns: Any, value: str, *, case: bool) -> bool:

@@ -28,19 +28,25 @@ def _gone() -> SqsError:
     return SqsError("QueueDoesNotExist", "The specified queue does not exist.")
 
 
-def count_queues_quickly() -> None:
-    """Make moto count a queue's messages with one clock reading instead of two per message.
+def adjust_moto_queues() -> None:
+    """Two changes to moto's SQS queues, made once (idempotent).
 
-    moto's SendMessage builds every queue attribute, counts included, to read one setting, and
-    each message's visibility check reads the clock through ``datetime``: a send took 27 ms
-    with 2,000 messages queued, growing with the queue. The counts below are moto's own rules
-    (visible: ``now > visible_at``; delayed: ``now < delayed_until``) with the clock read once.
-    Idempotent.
+    - Counting: moto's SendMessage builds every queue attribute, counts included, to read one
+      setting, and each message's visibility check reads the clock through ``datetime``: a
+      send took 27 ms with 2,000 messages queued, growing with the queue. The counts below are
+      moto's own rules (visible: ``now > visible_at``; delayed: ``now < delayed_until``) with
+      the clock read once.
+    - Deduplication: moto drops a FIFO message whose deduplication id is still in the queue,
+      yet answers the send with a fresh MessageId, and drops messages moved to a FIFO DLQ the
+      same way. The SQS front end's five-minute window (:mod:`workshop.local.fifo_dedup`) is
+      what deduplicates sends, as AWS does; a message that reaches ``add_message`` is kept.
+      (moto's synchronous Lambda trigger in ``add_message`` goes too: the local cloud's own
+      pollers serve event source mappings.)
     """
     from moto.core.utils import unix_time_millis
     from moto.sqs.models import Queue
 
-    if getattr(Queue, "_workshop_counts", False):
+    if getattr(Queue, "_workshop_adjusted", False):
         return
 
     def messages(self) -> list:
@@ -55,10 +61,21 @@ def count_queues_quickly() -> None:
         now = unix_time_millis()
         return sum(1 for m in self._messages if now < m.delayed_until)
 
+    def add_message(self, message) -> None:
+        with self._messages_lock:
+            self._messages.append(message)
+            self._messages_lock.notify_all()
+
     Queue.messages = property(messages)
     Queue.approximate_number_of_messages_not_visible = property(not_visible)
     Queue.approximate_number_of_messages_delayed = property(delayed)
-    Queue._workshop_counts = True
+    Queue.add_message = add_message
+    Queue._workshop_adjusted = True
+
+
+def next_sequence_number() -> str:
+    """A FIFO ``SequenceNumber``: 20 digits, increasing, not consecutive, like AWS's."""
+    return f"{_SEQUENCE_BASE + next(_SEQUENCE) * _SEQUENCE_STEP:020d}"
 
 
 class MotoQueues:
@@ -184,7 +201,7 @@ class MotoQueues:
         numbers = {}
         for message_id in message_ids:
             if message_id in found:
-                number = f"{_SEQUENCE_BASE + next(_SEQUENCE) * _SEQUENCE_STEP:020d}"
+                number = next_sequence_number()
                 found[message_id].sequence_number = number
                 numbers[message_id] = number
         return numbers
@@ -321,13 +338,15 @@ class MotoQueues:
                 return False
             source._messages.remove(message)
         backend = sqs_backends[destination.account_id][destination.region]
-        backend.send_message(
+        moved = backend.send_message(
             destination.name,
             message.body,
             message_attributes=_plain(message.message_attributes),
             group_id=message.group_id if destination.fifo_queue else None,
             deduplication_id=message.deduplication_id if destination.fifo_queue else None,
         )
+        if destination.fifo_queue:
+            moved.sequence_number = next_sequence_number()
         return True
 
 

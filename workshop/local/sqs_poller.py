@@ -62,7 +62,6 @@ SCALE_UP_INTERVAL_S = 60 / 300  # up to 300 more a minute
 POLL_WAIT_S = 1  # see the module docstring
 MAX_RECEIVE = 10
 _BACKOFF_START_S, _BACKOFF_MAX_S = 0.05, 1.0
-_VISIBILITY_MARGIN_S = 1.0  # a batch is invoked this long before its messages reappear
 _ERROR_PAUSE_S = 1.0  # after an error that is not the batch's (queue or function gone)
 
 
@@ -241,6 +240,7 @@ class MappingPollers:
         """The next batch; empty if nothing came (or stopping); None if this poller retires."""
         settings = self.settings
         messages: list[dict[str, Any]] = []
+        positions: dict[str, int] = {}  # MessageId -> its place in the batch
         size = 0
         first_at = 0.0
         window_end = 0.0
@@ -271,17 +271,18 @@ class MappingPollers:
             if not messages:
                 first_at = time.monotonic()
                 window_end = first_at + settings.window_s
-                if settings.window_s > 0:
-                    # Stop gathering before the first messages' visibility timeout ends: they
-                    # would come back and join the batch a second time.
-                    hidden_for = self._visibility_timeout(settings) - _VISIBILITY_MARGIN_S
-                    window_end = min(window_end, first_at + max(0.0, hidden_for))
             overflow = []
             for message in got:
+                if message["MessageId"] in positions:
+                    # Back already: the window outlasted its visibility timeout. One record,
+                    # with the latest receipt handle and receive count.
+                    messages[positions[message["MessageId"]]] = message
+                    continue
                 grown = size + record_size(sqs_record(message, settings.queue_arn, "x"))
                 if messages and grown > MAX_PAYLOAD_BYTES:
                     overflow.append(message)
                 else:
+                    positions[message["MessageId"]] = len(messages)
                     messages.append(message)
                     size = grown
             if overflow:

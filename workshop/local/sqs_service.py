@@ -23,7 +23,7 @@ from typing import Any
 
 from workshop.local.aws_errors import SqsError
 from workshop.local.fifo_dedup import DeduplicationWindow, deduplication_id
-from workshop.local.moto_state import MotoQueues, count_queues_quickly
+from workshop.local.moto_state import MotoQueues, adjust_moto_queues
 from workshop.local.move_tasks import MessageMoveTasks
 from workshop.local.realism import Realism
 from workshop.local.sqs_limits import Checked, DeletedQueues, check_request
@@ -32,7 +32,7 @@ from workshop.local.wsgi import Answer, WsgiApp, call, json_answer
 
 class SqsFrontEnd:
     def __init__(self, moto_app: WsgiApp):
-        count_queues_quickly()
+        adjust_moto_queues()
         self.moto_app = moto_app
         self.deleted_queues = DeletedQueues()
         self.realism = Realism()
@@ -133,7 +133,15 @@ class SqsFrontEnd:
     def _send_fifo(
         self, action: str, checked: Checked, queues: MotoQueues, environ: dict
     ) -> Answer:
-        """Sends to a FIFO queue: a duplicate within 5 minutes is acknowledged, not enqueued."""
+        """Sends to a FIFO queue: a duplicate within 5 minutes (of an earlier send or of an
+        earlier entry of the same batch) is acknowledged with the first copy's answer, not
+        enqueued; every message gets its ``SequenceNumber``.
+
+        One send at a time per queue (the receive lock), from the window check to the window's
+        record, so that two copies sent at the same moment cannot both get in, and no receive
+        sees a message before it is numbered. This window is the only deduplication: moto's own
+        is switched off (:func:`adjust_moto_queues`).
+        """
         params = checked.params
         url = params["QueueUrl"]
         view = queues.queue(url)
@@ -147,48 +155,76 @@ class SqsFrontEnd:
             group = message.get("MessageGroupId") if view.deduplication_per_group else None
             return (identity, group, dedup)
 
-        # Sent and numbered before any receive can see the messages unnumbered.
-        lock = self._receive_lock(identity)
-        if action == "SendMessage":
-            key = window_key(params)
-            first = self.dedup.first_copy(key) if key else None
-            if first is not None:
-                return _json(first.response)
-            with lock:
+        def numbered(sent: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            numbers = queues.number(url, [entry["MessageId"] for entry in sent])
+            for entry in sent:
+                if entry["MessageId"] in numbers:  # (gone already if the queue was purged)
+                    entry["SequenceNumber"] = numbers[entry["MessageId"]]
+            return sent
+
+        with self._receive_lock(identity):
+            if action == "SendMessage":
+                key = window_key(params)
+                first = self.dedup.first_copy(key) if key else None
+                if first is not None:
+                    return _json(first.response)
                 answer = _forward(self.moto_app, environ, params)
                 if not answer[0].startswith("200"):
                     return answer
-                sent = json.loads(answer[2])
-                sent["SequenceNumber"] = queues.number(url, [sent["MessageId"]])[sent["MessageId"]]
-            if key:
-                self.dedup.remember(key, _first_copy_fields(sent))
-            return _json(sent)
+                sent = numbered([json.loads(answer[2])])[0]
+                if key:
+                    self.dedup.remember(key, _first_copy_fields(sent))
+                return _json(sent)
+            return self._send_fifo_batch(checked, window_key, numbered, environ)
 
-        fresh, repeats = [], []
-        for entry in params["Entries"]:
+    def _send_fifo_batch(
+        self,
+        checked: Checked,
+        window_key: Callable[[dict[str, Any]], tuple | None],
+        numbered: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+        environ: dict,
+    ) -> Answer:
+        fresh: list[dict[str, Any]] = []
+        repeats: list[tuple[dict[str, Any], dict[str, Any] | str]] = []  # answer or earlier Id
+        keys: dict[str, tuple] = {}  # fresh entry Id -> its window key
+        earlier: dict[tuple, str] = {}  # window key -> the fresh entry that has it
+        for entry in checked.params["Entries"]:
             key = window_key(entry)
             first = self.dedup.first_copy(key) if key else None
-            (repeats if first else fresh).append((entry, key, first))
+            if first is not None:
+                repeats.append((entry, first.response))
+            elif key is not None and key in earlier:
+                repeats.append((entry, earlier[key]))
+            else:
+                fresh.append(entry)
+                if key is not None:
+                    keys[entry["Id"]], earlier[key] = key, entry["Id"]
         result: dict[str, Any] = {"Successful": [], "Failed": list(checked.failed)}
+        moto: dict[str, Any] = {}
         if fresh:
-            with lock:
-                status, headers, raw = _forward(
-                    self.moto_app, environ, {**params, "Entries": [e for e, _, _ in fresh]}
-                )
-                if not status.startswith("200"):
-                    return status, headers, raw
-                moto = json.loads(raw)
-                sent = moto.get("Successful", [])
-                numbers = queues.number(url, [entry["MessageId"] for entry in sent])
-            result["Failed"] += moto.get("Failed", [])
-            keys = {e["Id"]: k for e, k, _ in fresh}
-            for entry in sent:
-                entry["SequenceNumber"] = numbers[entry["MessageId"]]
-                if keys.get(entry["Id"]):
-                    self.dedup.remember(keys[entry["Id"]], _first_copy_fields(entry))
-                result["Successful"].append(entry)
-        for entry, _, first in repeats:
-            result["Successful"].append({"Id": entry["Id"], **first.response})
+            status, headers, raw = _forward(
+                self.moto_app, environ, {**checked.params, "Entries": fresh}
+            )
+            if not status.startswith("200"):
+                return status, headers, raw
+            moto = json.loads(raw)
+        sent = {entry["Id"]: entry for entry in numbered(moto.get("Successful", []))}
+        failed = {entry["Id"]: entry for entry in moto.get("Failed", [])}
+        for entry_id, entry in sent.items():
+            if entry_id in keys:
+                self.dedup.remember(keys[entry_id], _first_copy_fields(entry))
+        result["Successful"] += sent.values()
+        result["Failed"] += failed.values()
+        for entry, first in repeats:
+            if isinstance(first, dict):
+                result["Successful"].append({"Id": entry["Id"], **first})
+            elif first in sent:  # a repeat of an earlier entry of this batch
+                result["Successful"].append({"Id": entry["Id"], **_first_copy_fields(sent[first])})
+            else:  # that entry failed: so does its copy
+                result["Failed"].append({**failed[first], "Id": entry["Id"]})
+        order = {entry["Id"]: n for n, entry in enumerate(checked.params["Entries"])}
+        for outcome in ("Successful", "Failed"):  # in the order of the request
+            result[outcome].sort(key=lambda entry: order.get(entry["Id"], len(order)))
         return _json(result)
 
     def _forward_batch(self, checked: Checked, environ: dict) -> Answer:
