@@ -364,12 +364,17 @@ def test_a_message_back_during_the_window_is_one_record_with_its_latest_receipt(
             "Attributes": attributes,
         }
 
-    script = [[message("1", "r1", "1")], [message("1", "r2", "2"), message("2", "r3", "1")]]
+    script = [
+        [message("1", "r1", "1")],
+        [message("1", "r2", "2"), message("2", "r3", "1")],
+        [message("2", "r4", "1")],  # a standard queue's duplicate: same count, a record too
+    ]
     pollers._receive = lambda settings, want, wait: script.pop(0) if script else []
     batch = pollers._gather()
     assert [(m["MessageId"], m["ReceiptHandle"]) for m in batch.messages] == [
         ("1", "r2"),
         ("2", "r3"),
+        ("2", "r4"),
     ]
     assert batch.messages[0]["Attributes"]["ApproximateReceiveCount"] == "2"
 

@@ -183,9 +183,16 @@ def test_a_stage_serves_its_deployment_and_auto_deploy_serves_every_change(cloud
     )
     assert updated["AutoDeploy"] is True and updated["StageVariables"] == {"color": "green"}
     assert call(base + "/prod/three")[0] == 200, "auto-deploy turned on: the API as it is now"
+    kept = apis.update_stage(ApiId=api_id, StageName="prod", AutoDeploy=False)
+    assert apis.get_deployment(ApiId=api_id, DeploymentId=kept["DeploymentId"])["AutoDeployed"]
+    apis.create_route(ApiId=api_id, RouteKey="GET /four", Target=f"integrations/{integration_id}")
+    assert call(base + "/prod/three")[0] == 200, "auto-deploy off: its last release stays"
+    assert call(base + "/prod/four")[0] == 404
+    described = apis.update_deployment(ApiId=api_id, DeploymentId=second, Description="renamed")
+    assert described["Description"] == "renamed"
 
     listed = [d["DeploymentId"] for d in apis.get_deployments(ApiId=api_id)["Items"]]
-    assert sorted(listed) == sorted([first["DeploymentId"], second])
+    assert sorted(listed) == sorted([first["DeploymentId"], second, kept["DeploymentId"]])
     assert apis.get_deployment(ApiId=api_id, DeploymentId=second)["DeploymentId"] == second
     for attempt, message in [
         (

@@ -412,6 +412,31 @@ def test_a_move_task_to_an_explicit_destination(cloud, sqs, redrive):
     assert visible(sqs, elsewhere) == 20
 
 
+def test_a_move_the_destination_refuses_fails_the_task_and_keeps_the_messages(cloud, sqs, redrive):
+    _, dlq, dlq_arn = redrive
+    fifo = cloud.create_queue("refusing", fifo=True)  # standard messages have no group id
+    sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=arn_of(sqs, fifo))
+    task = wait_for_status(sqs, dlq_arn, "FAILED")
+    assert "MessageGroupId" in task["FailureReason"]
+    assert visible(sqs, dlq) == 20 and visible(sqs, fifo) == 0
+    sqs.start_message_move_task(SourceArn=dlq_arn)  # the failed task no longer blocks the queue
+    wait_for_status(sqs, dlq_arn, "COMPLETED")
+
+
+def test_a_fifo_queue_made_again_after_a_delete_has_a_fresh_deduplication_window(
+    cloud, sqs, server, monkeypatch
+):
+    # Skip the 60 s before a deleted queue's name may be used again.
+    monkeypatch.setattr(server.gateway.sqs.deleted_queues, "record", lambda *args: None)
+    url = cloud.create_queue("again", fifo=True)
+    send = dict(MessageBody="x", MessageGroupId="g", MessageDeduplicationId="d")
+    sqs.send_message(QueueUrl=url, **send)
+    sqs.delete_queue(QueueUrl=url)
+    url = cloud.create_queue("again", fifo=True)
+    sqs.send_message(QueueUrl=url, **send)
+    assert visible(sqs, url) == 1
+
+
 # --- realism of standard queues ------------------------------------------------------------
 
 

@@ -47,6 +47,11 @@ class DeduplicationWindow:
             self._seen = {k: v for k, v in self._seen.items() if now - v.sent < WINDOW_SECONDS}
             return self._seen.get(key)
 
+    def forget_queue(self, identity: tuple | None) -> None:
+        """The queue was deleted: a new queue of the same name starts with an empty window."""
+        with self._lock:
+            self._seen = {k: v for k, v in self._seen.items() if k[0] != identity}
+
     def remember(self, key: tuple, response: dict[str, Any]) -> None:
         with self._lock:
             self._seen.setdefault(key, FirstCopy(time.monotonic(), response))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,11 +29,12 @@ class Deployment:
     description: str | None
     routes: list[dict[str, Any]] = field(repr=False)
     integrations: list[dict[str, Any]] = field(repr=False)
+    auto_deployed: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The Deployment resource as the API Gateway v2 API returns it."""
         shaped = {
-            "autoDeployed": False,
+            "autoDeployed": self.auto_deployed,
             "createdDate": self.created,
             "deploymentId": self.deployment_id,
             "deploymentStatus": "DEPLOYED",
@@ -52,7 +53,12 @@ class Deployments:
         self._lock = threading.Lock()
 
     def create(
-        self, api_id: str, described: dict[str, Any], description: str | None = None
+        self,
+        api_id: str,
+        described: dict[str, Any],
+        description: str | None = None,
+        *,
+        auto_deployed: bool = False,
     ) -> Deployment:
         """Snapshot ``described`` (:meth:`MotoApis.describe`) as a new deployment."""
         deployment = Deployment(
@@ -61,6 +67,7 @@ class Deployments:
             description=description,
             routes=list(described["routes"]),
             integrations=list(described["integrations"]),
+            auto_deployed=auto_deployed,
         )
         with self._lock:
             self._by_api.setdefault(api_id, {})[deployment.deployment_id] = deployment
@@ -73,6 +80,17 @@ class Deployments:
     def all(self, api_id: str) -> list[Deployment]:
         with self._lock:
             return list(self._by_api.get(api_id, {}).values())
+
+    def describe(self, api_id: str, deployment_id: str, description: str) -> Deployment | None:
+        """UpdateDeployment: only the description can change."""
+        with self._lock:
+            deployments = self._by_api.get(api_id, {})
+            if deployment_id not in deployments:
+                return None
+            deployments[deployment_id] = replace(
+                deployments[deployment_id], description=description
+            )
+            return deployments[deployment_id]
 
     def delete(self, api_id: str, deployment_id: str) -> bool:
         with self._lock:

@@ -220,6 +220,10 @@ class HttpApis:
         if method == "DELETE":
             self.deployments.delete(api_id, deployment_id)
             return "204 No Content", [], b""
+        if method == "PATCH":
+            description = _json_body(environ).get("description")
+            if description is not None:
+                deployment = self.deployments.describe(api_id, deployment_id, str(description))
         return json_answer(200, deployment.to_json())
 
     def _stage_call(self, api_id: str, method: str, rest: str, environ: dict[str, Any]) -> Answer:
@@ -231,9 +235,16 @@ class HttpApis:
         name = unquote(rest.removeprefix("/stages").strip("/")) or request.get("stageName")
         if method == "PATCH" and name:
             where = MotoApis.find(api_id)
-            updated = MotoApis.update_stage(*where, api_id, name, request) if where else None
-            if updated is None:
+            described = MotoApis.describe(*where, api_id) if where else None
+            stages = {s["stageName"]: s for s in (described or {}).get("stages", [])}
+            if described is None or name not in stages:
                 return _v2_error(404, "Invalid stage identifier specified")
+            turned_off = stages[name].get("autoDeploy") and request.get("autoDeploy") is False
+            if turned_off and not deployment_id:
+                # it keeps serving what its last automatic deployment released
+                last = self.deployments.create(api_id, described, auto_deployed=True)
+                deployment_id = last.deployment_id
+            updated = MotoApis.update_stage(*where, api_id, name, request)
             answer = json_answer(200, updated)
         else:
             answer = call(self.gateway.moto_app, environ)

@@ -338,13 +338,20 @@ class MotoQueues:
                 return False
             source._messages.remove(message)
         backend = sqs_backends[destination.account_id][destination.region]
-        moved = backend.send_message(
-            destination.name,
-            message.body,
-            message_attributes=_plain(message.message_attributes),
-            group_id=message.group_id if destination.fifo_queue else None,
-            deduplication_id=message.deduplication_id if destination.fifo_queue else None,
-        )
+        try:
+            moved = backend.send_message(
+                destination.name,
+                message.body,
+                message_attributes=_plain(message.message_attributes),
+                group_id=message.group_id if destination.fifo_queue else None,
+                deduplication_id=message.deduplication_id if destination.fifo_queue else None,
+            )
+        except Exception as error:  # refused: the message stays where it was
+            with source._messages_lock:
+                source._messages.insert(0, message)
+            raise SqsError(
+                "InvalidParameterValue", f"The message could not be moved: {error}"
+            ) from error
         if destination.fifo_queue:
             moved.sequence_number = next_sequence_number()
         return True

@@ -135,6 +135,9 @@ class MessageMoveTasks:
         except SqsError as error:
             task.status, task.failure = "FAILED", error.message
             return
+        except Exception as error:  # a task must end, or no other could start on its queue
+            task.status, task.failure = "FAILED", f"{type(error).__name__}: {error}"
+            return
         task.status = "CANCELLED" if task.cancel.is_set() else "COMPLETED"
 
     def list(self, params: dict[str, Any], mover: Mover) -> dict[str, Any]:

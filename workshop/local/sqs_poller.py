@@ -273,10 +273,14 @@ class MappingPollers:
                 window_end = first_at + settings.window_s
             overflow = []
             for message in got:
-                if message["MessageId"] in positions:
+                earlier = positions.get(message["MessageId"])
+                if earlier is not None and _receive_count(message) > _receive_count(
+                    messages[earlier]
+                ):
                     # Back already: the window outlasted its visibility timeout. One record,
-                    # with the latest receipt handle and receive count.
-                    messages[positions[message["MessageId"]]] = message
+                    # with the latest receipt handle and receive count. (A copy with the same
+                    # count is a standard queue's duplicate: a record of its own.)
+                    messages[earlier] = message
                     continue
                 grown = size + record_size(sqs_record(message, settings.queue_arn, "x"))
                 if messages and grown > MAX_PAYLOAD_BYTES:
@@ -414,6 +418,10 @@ class MappingPollers:
         problems = self.stats.problems
         problems.append(text)
         del problems[:-20]  # the latest few are enough
+
+
+def _receive_count(message: dict[str, Any]) -> int:
+    return int((message.get("Attributes") or {}).get("ApproximateReceiveCount") or 0)
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:

@@ -60,9 +60,11 @@ class SqsFrontEnd:
             return error.answer()
         if checked.failed:
             return self._forward_batch(checked, environ)
+        identity = queues.key(params.get("QueueUrl", "")) if action == "DeleteQueue" else None
         answer = _forward(self.moto_app, environ, checked.params)
         if action == "DeleteQueue" and answer[0].startswith("200"):
             self.deleted_queues.record(region, str(params.get("QueueUrl", "")).rsplit("/", 1)[-1])
+            self.dedup.forget_queue(identity)
         if action in ("DeleteMessage", "DeleteMessageBatch"):
             # A delete can free a FIFO group: a waiting long poll may now take its next message.
             queues.notify(params.get("QueueUrl", ""))
