@@ -7,13 +7,11 @@ from typing import TYPE_CHECKING
 
 from matplotlib.figure import Figure
 
-from workshop.plots import PALETTE, figure, label, plain_log_ticks
-from workshop.plots.invocations import COLD, INIT_HATCH, WARM
+from workshop.plots import figure, label, plain_log_ticks
+from workshop.plots.invocations import COLD, WARM, time_split
 
 if TYPE_CHECKING:
     import pandas as pd
-
-FUNCTION, REST = PALETTE[2], "0.75"
 
 
 def latency(requests: pd.DataFrame) -> Figure:
@@ -52,26 +50,14 @@ def latency(requests: pd.DataFrame) -> Figure:
         ["init_ms", "duration_ms", "rest_ms"]
     ]
     table = medians.median().reindex(kinds).clip(lower=0)
-    positions = list(range(len(kinds)))[::-1]
-    init, duration, rest = table["init_ms"], table["duration_ms"], table["rest_ms"]
-    parts.barh(
-        positions,
-        init,
-        color=COLD,
-        edgecolor="black",
-        hatch=INIT_HATCH,
-        linewidth=0,
-        label="Init Duration (REPORT)",
+    time_split(
+        parts,
+        [f"{kind} (median)" for kind in kinds],
+        list(table["init_ms"]),
+        list(table["duration_ms"]),
+        list(table["rest_ms"]),
+        rest_label="the rest: API Gateway, Lambda's service, client",
     )
-    parts.barh(positions, duration, left=init, color=FUNCTION, label="Duration (REPORT)")
-    parts.barh(
-        positions,
-        rest,
-        left=init + duration,
-        color=REST,
-        label="the rest: API Gateway, Lambda's service, client",
-    )
-    parts.set_yticks(positions, [f"{kind} (median)" for kind in kinds])
     label(parts, title="Where a request's time goes", x="time (ms)", y="")
     parts.legend(loc="lower right", fontsize="small")
     return fig

@@ -12,7 +12,10 @@ from matplotlib.patches import Patch
 from workshop.plots import PALETTE, figure, label, plain_log_ticks
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
+    from matplotlib.axes import Axes
 
 COLD, WARM, THROTTLED = PALETTE[1], PALETTE[0], PALETTE[3]
 INIT_HATCH = "///"
@@ -75,8 +78,25 @@ def cold_and_warm(calls: pd.DataFrame) -> Figure:
         init.append(0.0)
         duration.append(float(warm["duration_ms"].median()))
         rest.append(max(0.0, float(warm["latency_ms"].median()) - duration[-1]))
+    time_split(parts, names, init, duration, rest, rest_label="rest of the round trip")
+    label(parts, title="Where a cold call's time goes", x="time (ms)", y="")
+    parts.legend(loc="lower right", fontsize="small")
+    return fig
+
+
+def time_split(
+    ax: Axes,
+    names: list[str],
+    init: Sequence[float],
+    duration: Sequence[float],
+    rest: Sequence[float],
+    *,
+    rest_label: str,
+) -> None:
+    """One horizontal bar per name, top to bottom: Init Duration and Duration from the REPORT
+    line, then the rest of the time the caller measured."""
     positions = list(range(len(names)))[::-1]
-    parts.barh(
+    ax.barh(
         positions,
         init,
         color=COLD,
@@ -85,13 +105,10 @@ def cold_and_warm(calls: pd.DataFrame) -> Figure:
         linewidth=0,
         label="Init Duration (REPORT)",
     )
-    parts.barh(positions, duration, left=init, color=PALETTE[2], label="Duration (REPORT)")
+    ax.barh(positions, duration, left=init, color=PALETTE[2], label="Duration (REPORT)")
     lefts = [i + d for i, d in zip(init, duration, strict=True)]
-    parts.barh(positions, rest, left=lefts, color="0.75", label="rest of the round trip")
-    parts.set_yticks(positions, names)
-    label(parts, title="Where a cold call's time goes", x="time (ms)", y="")
-    parts.legend(loc="lower right", fontsize="small")
-    return fig
+    ax.barh(positions, rest, left=lefts, color="0.75", label=rest_label)
+    ax.set_yticks(positions, names)
 
 
 def timeline(calls: pd.DataFrame, *, title: str) -> Figure:
