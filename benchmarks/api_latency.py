@@ -34,7 +34,7 @@ from urllib.parse import urlparse
 import boto3
 
 from workshop.apis import QUEUE_POLLING_ACTIONS
-from workshop.lambdas import FUNCTIONS_DIR, zip_folder
+from workshop.lambdas import FUNCTIONS_DIR, put_policy, zip_folder
 from workshop.local.server import LocalServer
 
 CONSUMER = """
@@ -177,22 +177,8 @@ def main(count: int = 1000, threads: int = 4, seconds: float = 5, messages: int 
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        iam.put_role_policy(
-            RoleName=role["RoleName"],
-            PolicyName="send",
-            PolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": ["sqs:SendMessage", *QUEUE_POLLING_ACTIONS],
-                            "Resource": queue_arn,
-                        }
-                    ],
-                }
-            ),
-        )
+        actions = ["sqs:SendMessage", *QUEUE_POLLING_ACTIONS]
+        put_policy(iam, role["RoleName"], "send-and-poll", actions, queue_arn)
         to_sqs = apis.create_api(Name=f"bench-sqs-{suffix}", ProtocolType="HTTP")
         integration = apis.create_integration(
             ApiId=to_sqs["ApiId"],

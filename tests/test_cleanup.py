@@ -11,6 +11,7 @@ from conftest import make_local
 
 from workshop.apis import QUEUE_POLLING_ACTIONS
 from workshop.backends import LocalBackend
+from workshop.lambdas import put_policy
 
 
 def _zip() -> bytes:
@@ -30,22 +31,7 @@ def create_everything(cloud: LocalBackend) -> None:
         AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
         Tags=cloud.tag_list(),
     )["Role"]["Arn"]
-    cloud.client("iam").put_role_policy(
-        RoleName=cloud.name("role"),
-        PolicyName="send",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": ["sqs:SendMessage", *QUEUE_POLLING_ACTIONS],
-                        "Resource": "*",
-                    }
-                ],
-            }
-        ),
-    )
+    put_policy(cloud.client("iam"), role, "send", ["sqs:SendMessage", *QUEUE_POLLING_ACTIONS], "*")
     aws_lambda.create_function(
         FunctionName=cloud.name("resize"),
         Runtime="python3.12",

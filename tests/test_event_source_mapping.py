@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from conftest import zipped
 
 from workshop.apis import QUEUE_POLLING_ACTIONS
+from workshop.lambdas import put_policy
 from workshop.local.server import LocalServer
 from workshop.local.sqs_events import messages_to_keep
 from workshop.local.sqs_poller import MappingPollers, MappingSettings
@@ -97,18 +98,8 @@ class Setup:
             AssumeRolePolicyDocument="{}",
             Tags=cloud.tag_list(),
         )["Role"]["Arn"]
-        iam.put_role_policy(  # what a mapping's function needs to poll every queue here
-            RoleName=cloud.name("esm-role"),
-            PolicyName="poll",
-            PolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Action": QUEUE_POLLING_ACTIONS, "Resource": "*"}
-                    ],
-                }
-            ),
-        )
+        # what a mapping's function needs to poll every queue here
+        put_policy(iam, self.role, "poll", QUEUE_POLLING_ACTIONS, "*")
         self.mappings: list[str] = []
 
     def queue(
@@ -730,25 +721,17 @@ def test_the_function_role_must_be_allowed_to_poll_the_queue(esm, cloud):
     function = esm.function(Role=role["Arn"])
     create = esm.aws_lambda.create_event_source_mapping
 
-    def grant(actions: list[str], effect: str = "Allow", name: str = "poll") -> None:
-        statement = {"Effect": effect, "Action": actions, "Resource": arn}
-        iam.put_role_policy(
-            RoleName=role["RoleName"],
-            PolicyName=name,
-            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
-        )
-
     def refusal() -> tuple[str, str]:
         return error_of(lambda: create(EventSourceArn=arn, FunctionName=function))
 
     missing = "The provided execution role does not have permissions to call {} on SQS"
     assert refusal() == ("InvalidParameterValueException", missing.format("ReceiveMessage"))
-    grant(["sqs:ReceiveMessage"])
+    put_policy(iam, role["RoleName"], "poll", ["sqs:ReceiveMessage"], arn)
     assert refusal()[1] == missing.format("DeleteMessage")
-    grant(["sqs:ReceiveMessage", "sqs:DeleteMessage"])
+    put_policy(iam, role["RoleName"], "poll", ["sqs:ReceiveMessage", "sqs:DeleteMessage"], arn)
     assert refusal()[1] == missing.format("GetQueueAttributes")
-    grant(["sqs:*"])
-    grant(["sqs:DeleteMessage"], effect="Deny", name="deny")  # a Deny wins
+    put_policy(iam, role["RoleName"], "poll", ["sqs:*"], arn)
+    put_policy(iam, role["RoleName"], "deny", ["sqs:DeleteMessage"], arn, "Deny")  # Deny wins
     assert refusal()[1] == missing.format("DeleteMessage")
     iam.delete_role_policy(RoleName=role["RoleName"], PolicyName="deny")
     mapping = esm.mapping(arn, function, Enabled=False)

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from conftest import zipped
 
 from workshop import apis as workshop_apis
+from workshop.lambdas import put_policy
 
 ACCOUNT = "123456789012"
 
@@ -553,18 +554,7 @@ def sqs_api(cloud, role: str, parameters: dict[str, str], route: str = "POST /or
 
 
 def allow_send(cloud, role: str, resource: str) -> None:
-    cloud.client("iam").put_role_policy(
-        RoleName=role.rsplit("/", 1)[-1],
-        PolicyName="send",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": resource}
-                ],
-            }
-        ),
-    )
+    put_policy(cloud.client("iam"), role, "send", "sqs:SendMessage", resource)
 
 
 def test_sqs_send_message_with_selection_expressions(cloud, sqs, role):
@@ -668,18 +658,7 @@ def test_a_credentials_role_replaces_the_permission(cloud, function, role):
     )
     url = api["ApiEndpoint"] + "/as-role"
     assert call(url)[0] == 500  # the role may not invoke the function yet
-    cloud.client("iam").put_role_policy(
-        RoleName=role.rsplit("/", 1)[-1],
-        PolicyName="invoke",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": arn}
-                ],
-            }
-        ),
-    )
+    put_policy(cloud.client("iam"), role, "invoke", "lambda:InvokeFunction", arn)
     assert call(url)[0] == 200
 
 

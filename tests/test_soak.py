@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from conftest import zipped
 
 from workshop import apis as workshop_apis
+from workshop.lambdas import put_policy
 
 MESSAGES = 5_000
 MAX_RECEIVES = 3  # then the DLQ: at 10% failures about 0.1% of messages get there
@@ -99,22 +100,8 @@ def test_soak_http_api_sqs_lambda_with_failures_and_crashes(cloud, server, tmp_p
     role = iam.create_role(
         RoleName=cloud.name("soak-role"), AssumeRolePolicyDocument="{}", Tags=cloud.tag_list()
     )["Role"]["Arn"]
-    iam.put_role_policy(
-        RoleName=cloud.name("soak-role"),
-        PolicyName="send",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": ["sqs:SendMessage", *workshop_apis.QUEUE_POLLING_ACTIONS],
-                        "Resource": queue_arn,
-                    }
-                ],
-            }
-        ),
-    )
+    actions = ["sqs:SendMessage", *workshop_apis.QUEUE_POLLING_ACTIONS]
+    put_policy(iam, role, "send-and-poll", actions, queue_arn)
     api = workshop_apis.queue_api(cloud, queue, role, "POST /jobs", name="soak")
 
     function = cloud.name("soak")

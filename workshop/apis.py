@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
-from workshop.lambdas import execution_role, trust_policy
+from workshop.lambdas import execution_role, put_policy, trust_policy
 
 if TYPE_CHECKING:
     from workshop.backends import Backend
@@ -77,10 +77,6 @@ def sqs_send_role(cloud: Backend, queue_arn: str) -> str:
     iam = cloud.client("iam")
     queue_name = queue_arn.rsplit(":", 1)[-1].removesuffix(".fifo")
     name = cloud.name(f"apigw-send-{queue_name.removeprefix(cloud.prefix)}")[:64]
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn}],
-    }
     try:
         arn = iam.get_role(RoleName=name)["Role"]["Arn"]
         created = False
@@ -94,7 +90,7 @@ def sqs_send_role(cloud: Backend, queue_arn: str) -> str:
             Tags=cloud.tag_list(),
         )["Role"]["Arn"]
         created = True
-    iam.put_role_policy(RoleName=name, PolicyName="send-message", PolicyDocument=json.dumps(policy))
+    put_policy(iam, name, "send-message", "sqs:SendMessage", queue_arn)
     if created and cloud.kind == "aws":
         time.sleep(IAM_PROPAGATION_S)
     return arn
@@ -110,14 +106,8 @@ def allow_queue_polling(cloud: Backend, queue_arn: str) -> None:
     """
     role_name = execution_role(cloud).rsplit("/", 1)[-1]
     queue_name = queue_arn.rsplit(":", 1)[-1]
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": QUEUE_POLLING_ACTIONS, "Resource": queue_arn}],
-    }
-    cloud.client("iam").put_role_policy(
-        RoleName=role_name,
-        PolicyName=f"poll-{queue_name}"[:128],
-        PolicyDocument=json.dumps(policy),
+    put_policy(
+        cloud.client("iam"), role_name, f"poll-{queue_name}"[:128], QUEUE_POLLING_ACTIONS, queue_arn
     )
     if cloud.kind == "aws":  # IAM is eventually consistent; Lambda checks the role at once
         time.sleep(IAM_PROPAGATION_S)

@@ -35,6 +35,19 @@ def trust_policy(service: str) -> dict:
     }
 
 
+def put_policy(
+    iam: Any, role: str, name: str, actions: str | list[str], resource: str, effect: str = "Allow"
+) -> None:
+    """Give ``role`` (name or ARN) the inline policy ``name``: one statement, ``effect`` on
+    ``actions`` for ``resource``. Putting it again replaces it."""
+    statement = {"Effect": effect, "Action": actions, "Resource": resource}
+    iam.put_role_policy(
+        RoleName=role.rsplit("/", 1)[-1],
+        PolicyName=name,
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+
+
 TRUST_POLICY = trust_policy("lambda.amazonaws.com")
 LOGGING_POLICY = {  # what AWS's AWSLambdaBasicExecutionRole allows, written inline
     "Version": "2012-10-17",

@@ -57,15 +57,8 @@ def queue_arn(sqs: Any, queue_url: str) -> str:
 
 def allow_sending_results(cloud: Backend, function_role: str, results_arn: str) -> None:
     """Let the functions' execution role send records to the results queue, and nothing else."""
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": results_arn}],
-    }
-    cloud.client("iam").put_role_policy(
-        RoleName=function_role.rsplit("/", 1)[-1],
-        PolicyName=f"send-{results_arn.rsplit(':', 1)[-1]}"[:128],
-        PolicyDocument=json.dumps(policy),
-    )
+    name = f"send-{results_arn.rsplit(':', 1)[-1]}"[:128]
+    lambdas.put_policy(cloud.client("iam"), function_role, name, "sqs:SendMessage", results_arn)
 
 
 @dataclass
