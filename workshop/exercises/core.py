@@ -57,6 +57,14 @@ def is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
 
 
+def check_fraction(share: float, expected: float, abs_tol: float) -> None:
+    """The two slips of any "what share" answer: a percentage, or a number outside 0..1."""
+    if share > 1 and math.isclose(share / 100, expected, abs_tol=abs_tol):
+        raise Incorrect("Give the share as a fraction between 0 and 1, not as a percentage.")
+    if not 0 <= share <= 1:
+        raise Incorrect("A share lies between 0 and 1.")
+
+
 def is_untouched(value: Any) -> bool:
     """True for a starter value: ``...``, ``None``, or a function with an empty body."""
     if value is ... or value is None:

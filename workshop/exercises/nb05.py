@@ -36,7 +36,7 @@ from botocore.exceptions import ClientError
 
 import workshop
 from workshop import lambdas
-from workshop.exercises.core import CheckedExercise, Incorrect, is_number
+from workshop.exercises.core import CheckedExercise, Incorrect, check_fraction, is_number
 from workshop.exercises.nb01 import run_bounded
 
 TIME_LIMIT_SECONDS = 30.0
@@ -124,8 +124,6 @@ def _judge_cold_share(answer: Any, calls: Any = None) -> str:
             "milliseconds: for a small handler, Init costs more than the work. Since 2025-08-01 "
             "AWS bills Init for zip functions on managed runtimes."
         )
-    if share > 1 and math.isclose(share / 100, expected, abs_tol=0.01):
-        raise Incorrect("Give the share as a fraction between 0 and 1, not as a percentage.")
     if near(cold.mean()):
         raise Incorrect(
             "That is the share of the *calls* that were cold. The question asks about billed "
@@ -135,8 +133,7 @@ def _judge_cold_share(answer: Any, calls: Any = None) -> str:
         raise Incorrect(
             "That is the share of the warm calls; the question asks about the cold ones."
         )
-    if not 0 <= share <= 1:
-        raise Incorrect("A share lies between 0 and 1.")
+    check_fraction(share, expected, abs_tol=0.01)
     raise Incorrect(
         'Not quite. Add up `billed_ms` of the rows whose `start` is "cold", and divide by the '
         "sum over all rows."

@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 
 import workshop
 from workshop import apis
-from workshop.exercises.core import CheckedExercise, Incorrect, is_number
+from workshop.exercises.core import CheckedExercise, Incorrect, check_fraction, is_number
 from workshop.exercises.nb05 import (
     _function_error_feedback,
     _zip_source,
@@ -213,10 +213,7 @@ def _judge_function_share(answer: Any, latency: Any = None) -> str:
         raise Incorrect("That is the share for the cold requests; the question asks about warm.")
     if near(1 - of_medians):
         raise Incorrect("That is the share of everything *but* the function.")
-    if share > 1 and math.isclose(share / 100, of_medians, abs_tol=0.02):
-        raise Incorrect("Give the share as a fraction between 0 and 1, not as a percentage.")
-    if not 0 <= share <= 1:
-        raise Incorrect("A share lies between 0 and 1.")
+    check_fraction(share, of_medians, abs_tol=0.02)
     raise Incorrect(
         'Not quite. Take the rows whose `start` is "warm", and divide the median of '
         "`duration_ms` by the median of `latency_ms`."
