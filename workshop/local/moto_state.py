@@ -32,8 +32,8 @@ def adjust_moto_queues() -> None:
     """Two changes to moto's SQS queues, made once (idempotent).
 
     - Counting: moto's SendMessage builds every queue attribute, counts included, to read one
-      setting, and each message's visibility check reads the clock through ``datetime``: a
-      send took 27 ms with 2,000 messages queued, growing with the queue. The counts below are
+      setting, and each message's visibility check reads the clock through ``datetime``, so
+      each send grew slower as the queue filled (``benchmarks/api_latency.py``). The counts are
       moto's own rules (visible: ``now > visible_at``; delayed: ``now < delayed_until``) with
       the clock read once.
     - Deduplication: moto drops a FIFO message whose deduplication id is still in the queue,
